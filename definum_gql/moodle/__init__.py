@@ -1,0 +1,1 @@
+"""The Moodle database: table objects, read-only engines and the site's configuration."""

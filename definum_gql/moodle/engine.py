@@ -1,0 +1,68 @@
+"""Async engines on the Moodle database that cannot write.
+
+Three locks, so that a bug in our code can never change a Moodle site: the session itself is
+read-only (PostgreSQL ``default_transaction_read_only``, MariaDB ``SET SESSION TRANSACTION READ
+ONLY``, SQLite ``PRAGMA query_only``), and a cursor hook refuses any statement that is not a read
+before it is sent.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+READ_STATEMENT = re.compile(r"^\s*(SELECT|SHOW|SET|PRAGMA|EXPLAIN)\b", re.IGNORECASE)
+#: Execution option marking the engines that belong to definum-gql (tests audit them).
+READER_OPTION = "definum_reader"
+
+
+class ReadOnlyViolation(RuntimeError):
+    """Our code tried to send a statement that could write; it was never sent."""
+
+
+def _refuse_writes(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    if not READ_STATEMENT.match(statement):
+        raise ReadOnlyViolation(f"refused to send a non-read statement: {statement[:60]!r}")
+
+
+def create_reader_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An engine for reading a Moodle site: pooled, pre-pinged and read-only."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if backend == "postgresql":
+        kwargs["connect_args"] = {
+            "server_settings": {
+                "default_transaction_read_only": "on",
+                "application_name": "definum-gql",
+            }
+        }
+    elif backend == "mysql":
+        if "charset" not in parsed.query:
+            parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    if backend != "sqlite":
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
+    engine = create_async_engine(
+        parsed, execution_options={READER_OPTION: True}, **kwargs
+    )
+    sync = engine.sync_engine
+
+    @event.listens_for(sync, "connect")
+    def _lock_session(dbapi_connection: Any, connection_record: Any) -> None:
+        if backend == "sqlite":
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA query_only = ON")
+            cursor.close()
+        elif backend == "mysql":
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SET SESSION TRANSACTION READ ONLY")
+            cursor.close()
+
+    event.listen(sync, "before_cursor_execute", _refuse_writes)
+    return engine

@@ -1,0 +1,187 @@
+"""Build small Moodle sites row by row, for tests whose expected values are worked out by hand.
+
+Every site starts as Moodle's installer leaves it: the site course (id 1), the guest (id 1) and
+admin (id 2) users, the system context (id 1), the student (5) and user (7) roles and the config
+rows the statistics read. Ids are given by the database, in insertion order.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from sqlalchemy import Table, func, insert, select, text, update
+
+from tests.databases import TestDatabase
+
+NOW = 1795628523  # 2026-11-25T17:42:03Z, the contract's frozen "now"
+
+_serial = itertools.count(1)
+
+BASE_CONFIG = {
+    "mnet_localhost_id": "1",
+    "siteguest": "1",
+    "siteadmins": "2",
+    "timezone": "Europe/Paris",
+    "forcetimezone": "99",
+    "lang": "en",
+    "badges_allowcoursebadges": "1",
+    "enablebadges": "1",
+    "enablewebservices": "1",
+    "webserviceprotocols": "rest",
+    "maintenance_enabled": "0",
+    "defaultuserroleid": "7",
+}
+
+
+class Site:
+    """Writes rows into a test database; returns new ids."""
+
+    def __init__(self, db: TestDatabase) -> None:
+        self.db = db
+        self.t = db.tables
+        self._dirty: set[str] = set()
+        self._enrol_instances: dict[tuple[int, str], int] = {}
+
+    async def reset(self) -> None:
+        """Empty every table and lay down a freshly installed site."""
+        names = [table.name for table in self.t.metadata.sorted_tables]
+        async with self.db.writer.begin() as conn:
+            if self.db.backend == "postgresql":
+                await conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY"))
+            elif self.db.backend == "mariadb":
+                for name in names:
+                    await conn.execute(text(f"TRUNCATE TABLE {name}"))
+            else:
+                for name in names:
+                    await conn.execute(text(f"DELETE FROM {name}"))
+        self._enrol_instances.clear()
+        await self.insert(
+            self.t.course, category=0, sortorder=1, fullname="Definum Site", shortname="site",
+            format="site", summary="", enablecompletion=0,
+        )
+        await self.insert(self.t.context, contextlevel=10, instanceid=0, path="/1", depth=1)
+        await self.user(username="guest", firstname="Guest user", lastname=" ")
+        await self.user(username="admin", firstname="Admin", lastname="User")
+        await self.insert(self.t.role, name="", shortname="manager", description="",
+                          sortorder=1, archetype="manager")
+        for n in range(2, 8):
+            archetype = {5: "student", 7: "user"}.get(n, f"role{n}")
+            await self.insert(self.t.role, name="", shortname=archetype, description="",
+                              sortorder=n, archetype=archetype)
+        await self.config(**BASE_CONFIG)
+
+    async def insert(self, table: Table, **values: Any) -> int:
+        async with self.db.writer.begin() as conn:
+            result = await conn.execute(insert(table).values(**values))
+            key = result.inserted_primary_key
+        self._dirty.add(table.name)
+        return int(key[0]) if key and key[0] is not None else 0
+
+    async def set(self, table: Table, row_id: int, **values: Any) -> None:
+        async with self.db.writer.begin() as conn:
+            await conn.execute(update(table).where(table.c.id == row_id).values(**values))
+
+    async def config(self, **values: str) -> None:
+        """Set ``config`` rows (insert or replace)."""
+        async with self.db.writer.begin() as conn:
+            for name, value in values.items():
+                await conn.execute(self.t.config.delete().where(self.t.config.c.name == name))
+                await conn.execute(insert(self.t.config).values(name=name, value=value))
+
+    async def plugin_config(self, plugin: str, **values: str) -> None:
+        cp = self.t.config_plugins
+        async with self.db.writer.begin() as conn:
+            for name, value in values.items():
+                await conn.execute(cp.delete().where((cp.c.plugin == plugin) & (cp.c.name == name)))
+                await conn.execute(insert(cp).values(plugin=plugin, name=name, value=value))
+
+    async def user(self, **values: Any) -> int:
+        n = next(_serial)
+        row: dict[str, Any] = {
+            "auth": "manual", "confirmed": 1, "mnethostid": 1, "username": f"user{n}",
+            "firstname": f"First{n}", "lastname": f"Last{n}", "email": f"user{n}@example.com",
+            "password": "", "idnumber": "", "timecreated": NOW - 86400 * 60,
+        }
+        row.update(values)
+        return await self.insert(self.t.user, **row)
+
+    async def course(self, **values: Any) -> int:
+        n = next(_serial)
+        row: dict[str, Any] = {
+            "category": 1, "fullname": f"Course {n}", "shortname": f"C{n}", "summary": "",
+            "format": "topics", "enablecompletion": 1, "visible": 1, "startdate": NOW - 86400 * 90,
+        }
+        row.update(values)
+        course_id = await self.insert(self.t.course, **row)
+        await self.insert(self.t.context, contextlevel=50, instanceid=course_id, path="", depth=3)
+        return course_id
+
+    async def enrol_instance(self, course_id: int, method: str = "manual", status: int = 0) -> int:
+        key = (course_id, method)
+        if key not in self._enrol_instances:
+            self._enrol_instances[key] = await self.insert(
+                self.t.enrol, enrol=method, status=status, courseid=course_id, roleid=5,
+                sortorder=len(self._enrol_instances),
+            )
+        return self._enrol_instances[key]
+
+    async def enrol(
+        self, user_id: int, course_id: int, *, method: str = "manual", status: int = 0,
+        timestart: int = 0, timeend: int = 0, instance_status: int = 0,
+    ) -> int:
+        enrol_id = await self.enrol_instance(course_id, method, instance_status)
+        return await self.insert(
+            self.t.user_enrolments, status=status, enrolid=enrol_id, userid=user_id,
+            timestart=timestart, timeend=timeend, modifierid=2, timecreated=NOW - 86400 * 30,
+            timemodified=NOW - 86400 * 30,
+        )
+
+    async def completion(
+        self, user_id: int, course_id: int, timecompleted: int | None, **values: Any
+    ) -> int:
+        return await self.insert(
+            self.t.course_completions, userid=user_id, course=course_id,
+            timecompleted=timecompleted, timeenrolled=values.pop("timeenrolled", 0),
+            timestarted=values.pop("timestarted", 0), reaggregate=0, **values,
+        )
+
+    async def badge(self, **values: Any) -> int:
+        n = next(_serial)
+        row: dict[str, Any] = {
+            "name": f"Badge {n}", "description": "", "timecreated": NOW - 86400 * 100,
+            "timemodified": NOW - 86400 * 100, "usercreated": 2, "usermodified": 2,
+            "issuername": "Definum", "issuerurl": "https://definum.example.org/",
+            "issuercontact": "badges@example.org", "type": 1, "courseid": None,
+            "messagesubject": "", "message": "", "attachment": 1, "notification": 0, "status": 1,
+        }
+        row.update(values)
+        return await self.insert(self.t.badge, **row)
+
+    async def issue(
+        self, badge_id: int, user_id: int, dateissued: int, dateexpire: int | None = None
+    ) -> int:
+        return await self.insert(
+            self.t.badge_issued, badgeid=badge_id, userid=user_id, dateissued=dateissued,
+            dateexpire=dateexpire, uniquehash=f"h{next(_serial)}", visible=1,
+        )
+
+    async def log(self, user_id: int, timecreated: int, **values: Any) -> int:
+        row: dict[str, Any] = {
+            "eventname": "\\core\\event\\course_viewed", "component": "core", "action": "viewed",
+            "target": "course", "crud": "r", "edulevel": 2, "contextid": 1, "contextlevel": 50,
+            "contextinstanceid": 0, "userid": user_id, "courseid": 0, "anonymous": 0,
+            "timecreated": timecreated, "origin": "web", "ip": "192.0.2.1", "realuserid": None,
+        }
+        row.update(values)
+        return await self.insert(self.t.logstore_standard_log, **row)
+
+    async def login(self, user_id: int, timecreated: int, **values: Any) -> int:
+        return await self.log(
+            user_id, timecreated, eventname="\\core\\event\\user_loggedin", component="core",
+            action="loggedin", target="user", contextlevel=10, courseid=0, **values,
+        )
+
+    async def count(self, table: Table) -> int:
+        async with self.db.writer.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
