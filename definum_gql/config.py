@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,7 +23,7 @@ SUPPORTED_DRIVERS = ("postgresql+asyncpg", "mysql+asyncmy", "mysql+aiomysql", "s
 LANGS = ("en", "fr")
 
 
-class AuthMode(str, Enum):
+class AuthMode(StrEnum):
     on = "on"
     off = "off"
 
@@ -117,7 +117,9 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r} (use an IANA name like Europe/Paris)") from None
+            raise ValueError(
+                f"unknown timezone {value!r} (use an IANA name like Europe/Paris)"
+            ) from None
         return value
 
     @field_validator("lang")

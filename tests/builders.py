@@ -57,18 +57,36 @@ class Site:
                     await conn.execute(text(f"DELETE FROM {name}"))
         self._enrol_instances.clear()
         await self.insert(
-            self.t.course, category=0, sortorder=1, fullname="Definum Site", shortname="site",
-            format="site", summary="", enablecompletion=0,
+            self.t.course,
+            category=0,
+            sortorder=1,
+            fullname="Definum Site",
+            shortname="site",
+            format="site",
+            summary="",
+            enablecompletion=0,
         )
         await self.insert(self.t.context, contextlevel=10, instanceid=0, path="/1", depth=1)
         await self.user(username="guest", firstname="Guest user", lastname=" ")
         await self.user(username="admin", firstname="Admin", lastname="User")
-        await self.insert(self.t.role, name="", shortname="manager", description="",
-                          sortorder=1, archetype="manager")
+        await self.insert(
+            self.t.role,
+            name="",
+            shortname="manager",
+            description="",
+            sortorder=1,
+            archetype="manager",
+        )
         for n in range(2, 8):
             archetype = {5: "student", 7: "user"}.get(n, f"role{n}")
-            await self.insert(self.t.role, name="", shortname=archetype, description="",
-                              sortorder=n, archetype=archetype)
+            await self.insert(
+                self.t.role,
+                name="",
+                shortname=archetype,
+                description="",
+                sortorder=n,
+                archetype=archetype,
+            )
         await self.config(**BASE_CONFIG)
 
     async def insert(self, table: Table, **values: Any) -> int:
@@ -99,9 +117,16 @@ class Site:
     async def user(self, **values: Any) -> int:
         n = next(_serial)
         row: dict[str, Any] = {
-            "auth": "manual", "confirmed": 1, "mnethostid": 1, "username": f"user{n}",
-            "firstname": f"First{n}", "lastname": f"Last{n}", "email": f"user{n}@example.com",
-            "password": "", "idnumber": "", "timecreated": NOW - 86400 * 60,
+            "auth": "manual",
+            "confirmed": 1,
+            "mnethostid": 1,
+            "username": f"user{n}",
+            "firstname": f"First{n}",
+            "lastname": f"Last{n}",
+            "email": f"user{n}@example.com",
+            "password": "",
+            "idnumber": "",
+            "timecreated": NOW - 86400 * 60,
         }
         row.update(values)
         return await self.insert(self.t.user, **row)
@@ -109,8 +134,14 @@ class Site:
     async def course(self, **values: Any) -> int:
         n = next(_serial)
         row: dict[str, Any] = {
-            "category": 1, "fullname": f"Course {n}", "shortname": f"C{n}", "summary": "",
-            "format": "topics", "enablecompletion": 1, "visible": 1, "startdate": NOW - 86400 * 90,
+            "category": 1,
+            "fullname": f"Course {n}",
+            "shortname": f"C{n}",
+            "summary": "",
+            "format": "topics",
+            "enablecompletion": 1,
+            "visible": 1,
+            "startdate": NOW - 86400 * 90,
         }
         row.update(values)
         course_id = await self.insert(self.t.course, **row)
@@ -121,19 +152,36 @@ class Site:
         key = (course_id, method)
         if key not in self._enrol_instances:
             self._enrol_instances[key] = await self.insert(
-                self.t.enrol, enrol=method, status=status, courseid=course_id, roleid=5,
+                self.t.enrol,
+                enrol=method,
+                status=status,
+                courseid=course_id,
+                roleid=5,
                 sortorder=len(self._enrol_instances),
             )
         return self._enrol_instances[key]
 
     async def enrol(
-        self, user_id: int, course_id: int, *, method: str = "manual", status: int = 0,
-        timestart: int = 0, timeend: int = 0, instance_status: int = 0,
+        self,
+        user_id: int,
+        course_id: int,
+        *,
+        method: str = "manual",
+        status: int = 0,
+        timestart: int = 0,
+        timeend: int = 0,
+        instance_status: int = 0,
     ) -> int:
         enrol_id = await self.enrol_instance(course_id, method, instance_status)
         return await self.insert(
-            self.t.user_enrolments, status=status, enrolid=enrol_id, userid=user_id,
-            timestart=timestart, timeend=timeend, modifierid=2, timecreated=NOW - 86400 * 30,
+            self.t.user_enrolments,
+            status=status,
+            enrolid=enrol_id,
+            userid=user_id,
+            timestart=timestart,
+            timeend=timeend,
+            modifierid=2,
+            timecreated=NOW - 86400 * 30,
             timemodified=NOW - 86400 * 30,
         )
 
@@ -141,19 +189,35 @@ class Site:
         self, user_id: int, course_id: int, timecompleted: int | None, **values: Any
     ) -> int:
         return await self.insert(
-            self.t.course_completions, userid=user_id, course=course_id,
-            timecompleted=timecompleted, timeenrolled=values.pop("timeenrolled", 0),
-            timestarted=values.pop("timestarted", 0), reaggregate=0, **values,
+            self.t.course_completions,
+            userid=user_id,
+            course=course_id,
+            timecompleted=timecompleted,
+            timeenrolled=values.pop("timeenrolled", 0),
+            timestarted=values.pop("timestarted", 0),
+            reaggregate=0,
+            **values,
         )
 
     async def badge(self, **values: Any) -> int:
         n = next(_serial)
         row: dict[str, Any] = {
-            "name": f"Badge {n}", "description": "", "timecreated": NOW - 86400 * 100,
-            "timemodified": NOW - 86400 * 100, "usercreated": 2, "usermodified": 2,
-            "issuername": "Definum", "issuerurl": "https://definum.example.org/",
-            "issuercontact": "badges@example.org", "type": 1, "courseid": None,
-            "messagesubject": "", "message": "", "attachment": 1, "notification": 0, "status": 1,
+            "name": f"Badge {n}",
+            "description": "",
+            "timecreated": NOW - 86400 * 100,
+            "timemodified": NOW - 86400 * 100,
+            "usercreated": 2,
+            "usermodified": 2,
+            "issuername": "Definum",
+            "issuerurl": "https://definum.example.org/",
+            "issuercontact": "badges@example.org",
+            "type": 1,
+            "courseid": None,
+            "messagesubject": "",
+            "message": "",
+            "attachment": 1,
+            "notification": 0,
+            "status": 1,
         }
         row.update(values)
         return await self.insert(self.t.badge, **row)
@@ -162,26 +226,146 @@ class Site:
         self, badge_id: int, user_id: int, dateissued: int, dateexpire: int | None = None
     ) -> int:
         return await self.insert(
-            self.t.badge_issued, badgeid=badge_id, userid=user_id, dateissued=dateissued,
-            dateexpire=dateexpire, uniquehash=f"h{next(_serial)}", visible=1,
+            self.t.badge_issued,
+            badgeid=badge_id,
+            userid=user_id,
+            dateissued=dateissued,
+            dateexpire=dateexpire,
+            uniquehash=f"h{next(_serial)}",
+            visible=1,
         )
 
     async def log(self, user_id: int, timecreated: int, **values: Any) -> int:
         row: dict[str, Any] = {
-            "eventname": "\\core\\event\\course_viewed", "component": "core", "action": "viewed",
-            "target": "course", "crud": "r", "edulevel": 2, "contextid": 1, "contextlevel": 50,
-            "contextinstanceid": 0, "userid": user_id, "courseid": 0, "anonymous": 0,
-            "timecreated": timecreated, "origin": "web", "ip": "192.0.2.1", "realuserid": None,
+            "eventname": "\\core\\event\\course_viewed",
+            "component": "core",
+            "action": "viewed",
+            "target": "course",
+            "crud": "r",
+            "edulevel": 2,
+            "contextid": 1,
+            "contextlevel": 50,
+            "contextinstanceid": 0,
+            "userid": user_id,
+            "courseid": 0,
+            "anonymous": 0,
+            "timecreated": timecreated,
+            "origin": "web",
+            "ip": "192.0.2.1",
+            "realuserid": None,
         }
         row.update(values)
         return await self.insert(self.t.logstore_standard_log, **row)
 
     async def login(self, user_id: int, timecreated: int, **values: Any) -> int:
         return await self.log(
-            user_id, timecreated, eventname="\\core\\event\\user_loggedin", component="core",
-            action="loggedin", target="user", contextlevel=10, courseid=0, **values,
+            user_id,
+            timecreated,
+            eventname="\\core\\event\\user_loggedin",
+            component="core",
+            action="loggedin",
+            target="user",
+            contextlevel=10,
+            courseid=0,
+            **values,
         )
 
     async def count(self, table: Table) -> int:
         async with self.db.writer.connect() as conn:
             return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+
+    async def service(
+        self,
+        shortname: str = "definum",
+        *,
+        enabled: int = 1,
+        restrictedusers: int = 0,
+        functions: tuple[str, ...] = ("definum_get_stats",),
+    ) -> int:
+        """An external service holding ``functions`` (registered in external_functions once)."""
+        service_id = await self.insert(
+            self.t.external_services,
+            name=shortname.title(),
+            enabled=enabled,
+            requiredcapability="",
+            restrictedusers=restrictedusers,
+            component="local_definum",
+            timecreated=NOW - 86400,
+            timemodified=NOW - 86400,
+            shortname=shortname,
+            downloadfiles=0,
+            uploadfiles=0,
+        )
+        ef = self.t.external_functions
+        for name in functions:
+            async with self.db.writer.connect() as conn:
+                known = (await conn.execute(select(ef.c.id).where(ef.c.name == name))).first()
+            if known is None:
+                await self.insert(
+                    ef,
+                    name=name,
+                    classname="local_definum_external",
+                    methodname=name,
+                    classpath="",
+                    component="local_definum",
+                    capabilities="",
+                )
+            await self.insert(
+                self.t.external_services_functions,
+                externalserviceid=service_id,
+                functionname=name,
+            )
+        return service_id
+
+    async def token(
+        self,
+        user_id: int,
+        service_id: int,
+        *,
+        token: str | None = None,
+        validuntil: int = 0,
+        iprestriction: str | None = None,
+        tokentype: int = 0,
+    ) -> str:
+        value = token or f"{next(_serial):032x}"
+        await self.insert(
+            self.t.external_tokens,
+            token=value,
+            privatetoken=None,
+            tokentype=tokentype,
+            userid=user_id,
+            externalserviceid=service_id,
+            contextid=1,
+            creatorid=2,
+            iprestriction=iprestriction,
+            validuntil=validuntil,
+            timecreated=NOW - 86400,
+        )
+        return value
+
+    async def allow(
+        self, role_id: int, capability: str = "webservice/rest:use", permission: int = 1
+    ) -> None:
+        """A role_capabilities row in the system context."""
+        await self.insert(
+            self.t.role_capabilities,
+            contextid=1,
+            roleid=role_id,
+            capability=capability,
+            permission=permission,
+            timemodified=NOW - 86400,
+            modifierid=2,
+        )
+
+    async def assign(self, user_id: int, role_id: int, context_id: int = 1) -> int:
+        return await self.insert(
+            self.t.role_assignments,
+            roleid=role_id,
+            contextid=context_id,
+            userid=user_id,
+            timemodified=NOW - 86400,
+            modifierid=2,
+            component="",
+            itemid=0,
+            sortorder=0,
+        )

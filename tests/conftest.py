@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,9 @@ def _audit(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    writes = [s for s in _AUDIT if not _READ_ONLY.match(s) and not s.lstrip().upper().startswith("PRAGMA")]
+    writes = [
+        s for s in _AUDIT if not _READ_ONLY.match(s) and not s.lstrip().upper().startswith("PRAGMA")
+    ]
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(
@@ -82,7 +84,7 @@ async def moodle(settings: Settings, frozen_now: int) -> AsyncIterator[Moodle]:
 
 
 @pytest.fixture
-def shared_dir() -> Iterator[Path]:
+def shared_dir() -> Path:
     if not (SHARED / "moodle").is_dir():
         pytest.skip("../shared is absent (a fresh clone); CI has it")
-    yield SHARED
+    return SHARED

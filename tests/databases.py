@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from definum_gql.moodle.tables import MoodleTables, moodle_tables
 
 BACKENDS = ("sqlite", "postgresql", "mariadb")
-PG_ADMIN = os.environ.get("DEFINUM_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "DEFINUM_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
 MY_ADMIN = os.environ.get("DEFINUM_TEST_MARIADB", "mysql+asyncmy://root@127.0.0.1:3306/mysql")
 REQUIRE_SERVERS = os.environ.get("DEFINUM_TEST_REQUIRE_SERVERS") == "1"
 PREFIX = "mdl_"
@@ -68,7 +70,7 @@ async def create_database(backend: str, tmp_dir: Path) -> TestDatabase:
                             " COLLATE utf8mb4_unicode_ci"
                         )
                     )
-        except (OSError, Exception) as exc:  # noqa: BLE001 - any connection failure
+        except (OSError, Exception) as exc:
             await admin.dispose()
             unreachable(backend, str(exc).splitlines()[0])
         await admin.dispose()

@@ -43,14 +43,11 @@ def create_reader_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
                 "application_name": "definum-gql",
             }
         }
-    elif backend == "mysql":
-        if "charset" not in parsed.query:
-            parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    elif backend == "mysql" and "charset" not in parsed.query:
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     if backend != "sqlite":
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
-    engine = create_async_engine(
-        parsed, execution_options={READER_OPTION: True}, **kwargs
-    )
+    engine = create_async_engine(parsed, execution_options={READER_OPTION: True}, **kwargs)
     sync = engine.sync_engine
 
     @event.listens_for(sync, "connect")

@@ -1,4 +1,4 @@
-"""The Moodle site as definum-gql sees it: engine, tables, settings, clock and site configuration."""
+"""The Moodle site as definum-gql sees it: engine, tables, settings, clock and configuration."""
 
 from __future__ import annotations
 
@@ -116,8 +116,12 @@ class Moodle:
 
         Moodle's ``99`` means "the server's zone", which we take from ``server_timezone``.
         """
-        for name in (override, self.settings.timezone, _zone(site.get("forcetimezone", "99")),
-                     _zone(site.get("timezone", "99"))):
+        for name in (
+            override,
+            self.settings.timezone,
+            _zone(site.get("forcetimezone", "99")),
+            _zone(site.get("timezone", "99")),
+        ):
             if name:
                 try:
                     return ZoneInfo(name)
@@ -161,7 +165,7 @@ async def read_site_config(conn: AsyncConnection, tables: MoodleTables) -> SiteC
 
 
 async def table_exists(conn: AsyncConnection, name: str) -> bool:
-    """Whether a table exists, asked with a plain SELECT on every database (auth_oidc is optional)."""
+    """Whether a table exists, asked with a plain SELECT (auth_oidc is an optional plugin)."""
     if conn.dialect.name == "sqlite":
         query = text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name")
     elif conn.dialect.name == "postgresql":

@@ -357,9 +357,7 @@ def moodle_tables(prefix: str = "mdl_") -> MoodleTables:
         Column("realuserid", BigInteger(), nullable=True),
         Index(prefix + "logsstanlog_con_ix", "contextid"),
         Index(prefix + "logsstanlog_cou_ix", "courseid"),
-        Index(
-            prefix + "logsstanlog_couanotim_ix", "courseid", "anonymous", "timecreated"
-        ),
+        Index(prefix + "logsstanlog_couanotim_ix", "courseid", "anonymous", "timecreated"),
         Index(prefix + "logsstanlog_rea_ix", "realuserid"),
         Index(prefix + "logsstanlog_rel_ix", "relateduserid"),
         Index(prefix + "logsstanlog_tim_ix", "timecreated"),
