@@ -1,0 +1,1 @@
+"""Learner statistics: pure, batch-first functions shared by GraphQL and the REST shim."""
