@@ -31,6 +31,10 @@ def _refuse_writes(
         raise ReadOnlyViolation(f"refused to send a non-read statement: {statement[:60]!r}")
 
 
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def create_reader_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An engine for reading a Moodle site: pooled, pre-pinged and read-only."""
     parsed = make_url(url)
@@ -56,6 +60,8 @@ def create_reader_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA query_only = ON")
             cursor.close()
+            # SQLite's lower() folds ASCII only; the other databases fold all of Unicode.
+            dbapi_connection.create_function("lower", 1, _lower)
         elif backend == "mysql":
             cursor = dbapi_connection.cursor()
             cursor.execute("SET SESSION TRANSACTION READ ONLY")
