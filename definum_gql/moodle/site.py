@@ -50,6 +50,11 @@ class SiteConfig:
         return self.int_list("siteadmins")
 
     @property
+    def guest_id(self) -> int:
+        value = self.get("siteguest", "1").strip()
+        return int(value) if value.isdigit() else 1
+
+    @property
     def mnet_localhost_id(self) -> int:
         value = self.get("mnet_localhost_id", "1").strip()
         return int(value) if value.isdigit() else 1

@@ -1,0 +1,56 @@
+"""The HTTP application: GraphQL and the Moodle REST shim over one read-only Moodle site."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from definum_gql.config import AuthMode, Settings, load_settings
+from definum_gql.graphql import graphql_routes
+from definum_gql.moodle.site import Moodle
+from definum_gql.rest import rest_routes
+
+log = logging.getLogger("definum_gql")
+
+
+def create_app(settings: Settings, moodle: Moodle | None = None) -> Starlette:
+    """Build the app; ``moodle`` is injected by tests (frozen clock), else made from settings."""
+    site = moodle or Moodle.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.auth is AuthMode.off:
+            log.warning(
+                "DEFINUM_AUTH=off: GraphQL answers WITHOUT any token. "
+                "Use this for the demo site only, never on a real Moodle database."
+            )
+        yield
+        if moodle is None:
+            await site.dispose()
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/graphql")
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    routes = [
+        Route("/", home),
+        Route("/healthz", health),
+        *graphql_routes(site),
+        *rest_routes(site),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.moodle = site
+    return app
+
+
+def app_from_env() -> Starlette:
+    """uvicorn factory (``definum_gql.app:app_from_env``) for multi-worker serving."""
+    return create_app(load_settings())
