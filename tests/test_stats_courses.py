@@ -122,7 +122,8 @@ async def test_enrolment_list_carries_method_status_and_completion(
         (course, "self", "active"),
         (other, "manual", "suspended"),
     ]
-    assert rows[0].completion is not None and rows[0].completion.completed
+    assert rows[0].completion is not None
+    assert rows[0].completion.completed
     assert rows[0].completion.timeenrolled == NOW - 10 * DAY
     assert rows[1].completion is None
     assert [r.courseid for r in active[user]] == [course]

@@ -1,4 +1,4 @@
-"""Identity lookup (contract section 3): the same rules on every database, whatever its collation."""
+"""Identity lookup (contract section 3): the same rules on every database and collation."""
 
 from __future__ import annotations
 
