@@ -1,0 +1,3 @@
+from definum_gql.cli import main
+
+main()
