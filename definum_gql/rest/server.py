@@ -1,0 +1,188 @@
+"""``/webservice/rest/server.php``: Moodle's REST server for ``definum_get_stats``.
+
+The checks run in Moodle's order (contract section 2); every failure is answered as Moodle does,
+with HTTP 200 and an exception envelope, except a database outage (503) and web services off (403).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.requests import Request
+from starlette.responses import Response
+
+from definum_gql.auth import FUNCTION, AuthError, check_service, check_token, client_address
+from definum_gql.moodle.site import DatabaseUnavailable, Moodle, SiteConfig
+from definum_gql.rest.clean import is_alpha, is_text
+from definum_gql.rest.errors import (
+    WsError,
+    database_read,
+    database_unavailable,
+    internal_error,
+    invalid_parameter,
+    invalid_user,
+    multiple_users,
+    unknown_function,
+)
+from definum_gql.rest.forward import forward
+from definum_gql.rest.render import XML, render_error, render_stats, response_headers
+from definum_gql.rest.request import (
+    MAX_BODY,
+    PhpArray,
+    RestCall,
+    Value,
+    parse_body,
+    parse_urlencoded,
+    split_call,
+)
+from definum_gql.stats.document import definum_stats
+from definum_gql.stats.errors import MultipleUsersFound, UnsupportedUserField, UserNotFound
+from definum_gql.stats.identity import USER_ID_FIELDS, resolve_user
+
+log = logging.getLogger("definum_gql.rest")
+
+# The parameters definum_get_stats declares, in its declared order, with their Moodle types.
+PARAMETERS = (("useridfield", "alpha"), ("userid", "text"))
+
+
+class _Forward(Exception):
+    """The function is not ours and a Moodle is configured: pass the call on."""
+
+
+def web_services_enabled(site: SiteConfig) -> bool:
+    protocols = [p.strip() for p in site.get("webserviceprotocols").split(",")]
+    return site.get("enablewebservices").strip() == "1" and "rest" in protocols
+
+
+def validate_parameters(params: dict[str, Value]) -> tuple[str, str]:
+    """Moodle's ``validate_parameters`` for (useridfield PARAM_ALPHA, userid PARAM_TEXT)."""
+    values: dict[str, str] = {}
+    for name, kind in PARAMETERS:
+        if name not in params:
+            raise invalid_parameter(f"Missing required key in single structure: {name}")
+        value = params[name]
+        if isinstance(value, PhpArray):
+            raise invalid_parameter(
+                f"{name} => Invalid parameter value detected: "
+                "Scalar type expected, array or object received."
+            )
+        valid = is_alpha(value) if kind == "alpha" else is_text(value)
+        if not valid:
+            raise invalid_parameter(
+                f"{name} => Invalid parameter value detected: Invalid external api parameter: "
+                f'the value is "{value}", the server was expecting "{kind}" type'
+            )
+        values[name] = value
+    extra = [k for k in params if k not in values]
+    if extra:
+        raise invalid_parameter(
+            f"Unexpected keys ({', '.join(extra)}) detected in parameter array."
+        )
+    field = values["useridfield"]
+    if field not in USER_ID_FIELDS:
+        raise invalid_parameter("Non supported user field")
+    return field, values["userid"]
+
+
+class RestServer:
+    """The endpoint, bound to one Moodle site."""
+
+    def __init__(
+        self, moodle: Moodle, forward_transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.moodle = moodle
+        self.forward_transport = forward_transport
+
+    async def __call__(self, request: Request) -> Response:
+        fmt = XML
+        try:
+            body = await self._body(request)
+            query = parse_urlencoded(request.scope.get("query_string", b""))
+            call = split_call(query, await parse_body(request, body))
+            fmt = call.fmt
+            try:
+                return await self._serve(request, call)
+            except _Forward:
+                assert self.moodle.settings.moodle_url is not None
+                return await forward(
+                    request, body, self.moodle.settings.moodle_url, self.forward_transport
+                )
+        except WsError as error:
+            return self._error(error, fmt)
+        except AuthError as error:
+            return self._error(WsError.from_auth(error), fmt)
+        except DatabaseUnavailable as exc:
+            return self._error(database_unavailable(str(exc)), fmt)
+        except (OperationalError, InterfaceError) as exc:
+            return self._error(database_unavailable(_first_line(exc)), fmt)
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                return self._error(database_unavailable(_first_line(exc)), fmt)
+            log.exception("database error answering a REST call")
+            return self._error(database_read(_first_line(exc)), fmt)
+        except Exception:
+            log.exception("unexpected error answering a REST call")
+            return self._error(internal_error(), fmt)
+
+    async def _body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            raise invalid_parameter("Request body too large")
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            raise invalid_parameter("Request body too large")
+        return body
+
+    def _error(self, error: WsError, fmt: str) -> Response:
+        return Response(
+            render_error(error, fmt, self.moodle.settings.debug),
+            status_code=error.status,
+            headers=response_headers(fmt),
+        )
+
+    async def _serve(self, request: Request, call: RestCall) -> Response:
+        moodle = self.moodle
+        async with moodle.connect() as conn:
+            site = await moodle.site(conn)
+            if not web_services_enabled(site):
+                return Response(b"", status_code=403)
+            peer = request.client.host if request.client else None
+            address = client_address(peer, request.headers, moodle.settings.trusted_proxies)
+            caller = await check_token(moodle, conn, site, call.token, address)
+            function = call.function
+            if not isinstance(function, str) or function == "":
+                raise invalid_parameter("Missing function name")
+            if function != FUNCTION:
+                if moodle.settings.moodle_url:
+                    raise _Forward
+                raise unknown_function(function)
+            await check_service(moodle, conn, site, caller, function)
+            field, value = validate_parameters(call.params)
+            body = await self._answer(conn, site, call, field, value)
+        return Response(body, headers=response_headers(call.fmt))
+
+    async def _answer(
+        self, conn: AsyncConnection, site: SiteConfig, call: RestCall, field: str, value: str
+    ) -> bytes:
+        try:
+            user_id = await resolve_user(self.moodle, conn, site, field, value)
+        except UnsupportedUserField:
+            raise invalid_parameter("Non supported user field") from None
+        except UserNotFound:
+            raise invalid_user(field, value) from None
+        except MultipleUsersFound:
+            raise multiple_users(field, value) from None
+        documents = await definum_stats(
+            self.moodle, conn, [user_id], lang=call.lang, timezone=call.timezone
+        )
+        if user_id not in documents:
+            raise invalid_user("id", str(user_id))
+        return render_stats(documents[user_id], call.fmt)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0] if text else type(exc).__name__
