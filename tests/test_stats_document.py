@@ -1,0 +1,125 @@
+"""The whole definum_get_stats document for one learner, every field worked out by hand."""
+
+from __future__ import annotations
+
+from definum_gql.moodle.site import Moodle
+from definum_gql.stats.document import DefinumBadge, DefinumStats, definum_stats
+from definum_gql.stats.months import Month
+from tests.builders import Site
+
+NOV_START = 1793487600  # 2026-11-01T00:00 Paris = 2026-10-31T23:00Z
+LAST_LOGIN = 1793880000  # 2026-11-05T12:00Z = 13:00 Paris, a Thursday
+BADGE_NEW = 1795167000  # 2026-11-20T09:30Z = 10:30 Paris (CET), a Friday
+BADGE_OLD = 1792051200  # 2026-10-15T08:00Z = 10:00 Paris (CEST), a Thursday
+T0 = 1795165200  # 2026-11-20T09:00Z
+
+
+async def build_learner(site: Site) -> int:
+    user = await site.user(firstname="Zoë", lastname="Smith & <b>Sons</b>", lastlogin=LAST_LOGIN)
+    done = await site.course(enablecompletion=1)
+    running = await site.course(enablecompletion=1)
+    untracked = await site.course(enablecompletion=0)
+    for course in (done, running, untracked):
+        await site.enrol(user, course)
+    await site.completion(user, done, T0 - 86400)
+    new = await site.badge(
+        name="Participation ✓ 参加",
+        issuername="Université Définum",
+        issuerurl="http://127.0.0.1:8082/",
+        issuercontact=None,
+    )
+    old = await site.badge(
+        name="Chimie <sécurité> & labo",
+        issuername="Définum",
+        issuerurl="https://definum.example.org/",
+        issuercontact="badges@definum.example.org",
+    )
+    await site.issue(old, user, BADGE_OLD)
+    await site.issue(new, user, BADGE_NEW)
+    await site.login(user, NOV_START - 1)  # 23:59:59 on 31 October, Paris: October's
+    await site.login(user, NOV_START)  # 00:00:00 on 1 November: counts (>=, not >)
+    await site.login(user, T0)
+    await site.log(user, T0 + 180, courseid=done)
+    await site.log(user, T0 + 600, courseid=done)
+    return user
+
+
+async def test_full_document_in_english(site: Site, moodle: Moodle) -> None:
+    user = await build_learner(site)
+    async with moodle.connect() as conn:
+        document = (await definum_stats(moodle, conn, [user]))[user]
+    # Time spent (threshold 60 min, credit 15 min, no enrolment filter):
+    #   login at NOV_START: next row 19 days later > 3600 s → min(900, now - t) = 900
+    #   login at T0 → 180, view at T0+180 → 420, last view → min(900, now - t) = 900
+    #   900 + 180 + 420 + 900 = 2400 s = "40m 0s"
+    assert document == DefinumStats(
+        id=user,
+        lastname="Smith & <b>Sons</b>",
+        firstname="Zoë",
+        courses=3,
+        finishablecourses=2,
+        finishedcourses=1,
+        finishedcoursesratio=50,
+        badges=[
+            DefinumBadge(
+                id=1,
+                name="Participation ✓ 参加",
+                issuername="Université Définum",
+                issuerurl="http://127.0.0.1:8082/",
+                issuercontact="",
+                dateissued=BADGE_NEW,
+                dateissuedstr="Friday, 20 November 2026, 10:30 AM",
+            ),
+            DefinumBadge(
+                id=2,
+                name="Chimie <sécurité> & labo",
+                issuername="Définum",
+                issuerurl="https://definum.example.org/",
+                issuercontact="badges@definum.example.org",
+                dateissued=BADGE_OLD,
+                dateissuedstr="Thursday, 15 October 2026, 10:00 AM",
+            ),
+        ],
+        numbadges=2,
+        lastlogin=LAST_LOGIN,
+        lastloginstr="Thursday, 05 November 2026, 01:00 PM",
+        timespentinmonth=2400,
+        timespentinmonthstr="40m 0s",
+        loginsinmonth=2,
+    )
+
+
+async def test_french_strings_and_a_past_month(site: Site, moodle: Moodle) -> None:
+    user = await build_learner(site)
+    async with moodle.connect() as conn:
+        document = (await definum_stats(moodle, conn, [user], month=Month(2026, 10), lang="fr"))[
+            user
+        ]
+    assert document.lastloginstr == "jeudi 05 novembre 2026, 13:00"
+    assert [b.dateissuedstr for b in document.badges] == [
+        "vendredi 20 novembre 2026, 10:30",
+        "jeudi 15 octobre 2026, 10:00",
+    ]
+    # October holds one login (23:59:59 on the 31st), the last row of its range: 900 s.
+    assert (document.loginsinmonth, document.timespentinmonth) == (1, 900)
+    assert document.timespentinmonthstr == "15m 0s"
+
+
+async def test_site_timezone_override_moves_the_month_start(site: Site, moodle: Moodle) -> None:
+    user = await build_learner(site)
+    async with moodle.connect() as conn:
+        document = (await definum_stats(moodle, conn, [user], timezone="UTC"))[user]
+    # In UTC November starts an hour later: both logins at 23:59:59 and 00:00:00 Paris
+    # (22:59:59 and 23:00:00 UTC on 31 October) are October's; only T0 remains.
+    assert document.loginsinmonth == 1
+    assert document.lastloginstr == "Thursday, 05 November 2026, 12:00 PM"
+
+
+async def test_never_logged_in_and_unknown_ids(site: Site, moodle: Moodle) -> None:
+    fresh = await site.user(firstname="山田", lastname="太郎")
+    async with moodle.connect() as conn:
+        documents = await definum_stats(moodle, conn, [fresh, 999999])
+    assert list(documents) == [fresh]
+    only = documents[fresh]
+    assert (only.lastlogin, only.lastloginstr, only.courses, only.numbadges) == (0, "Never", 0, 0)
+    assert (only.timespentinmonth, only.timespentinmonthstr, only.loginsinmonth) == (0, "0s", 0)
