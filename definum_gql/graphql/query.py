@@ -1,0 +1,290 @@
+"""The root Query: one user or course, and Relay-style lists of them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import date, datetime
+from typing import Annotated, cast
+
+import strawberry
+
+from definum_gql.graphql.errors import ClientError
+from definum_gql.graphql.fields import described
+from definum_gql.graphql.loaders import courses_loader, users_loader
+from definum_gql.graphql.types import Course, Info, User, UserIdField
+from definum_gql.stats import listing
+from definum_gql.stats.courses import SITE_COURSE_ID
+from definum_gql.stats.errors import UserNotFound
+from definum_gql.stats.identity import resolve_user
+
+
+@strawberry.type(description="Where a page ends, to ask for the next one.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last item of the page; pass it as `after`. Null when empty."
+    )
+
+
+@strawberry.type(description="A user in a list, with its cursor.")
+class UserEdge:
+    cursor: str = strawberry.field(description="Opaque position of this user in the list.")
+    node: User = strawberry.field(description="The user.")
+
+
+@strawberry.type(description="A course in a list, with its cursor.")
+class CourseEdge:
+    cursor: str = strawberry.field(description="Opaque position of this course in the list.")
+    node: Course = strawberry.field(description="The course.")
+
+
+@strawberry.type(description="A page of users, in id order.")
+class UserConnection:
+    edges: list[UserEdge] = strawberry.field(description="The users of this page.")
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
+    filter: strawberry.Private[listing.UserFilter]
+
+    @described("How many users match the filter, on all pages.")
+    async def total_count(self, info: Info) -> int:
+        ctx = info.context
+        async with ctx.db() as conn:
+            return await listing.count_users(
+                conn, ctx.moodle.tables, self.filter, now=ctx.now, guest_id=_guest(info)
+            )
+
+
+@strawberry.type(description="A page of courses, in id order.")
+class CourseConnection:
+    edges: list[CourseEdge] = strawberry.field(description="The courses of this page.")
+    page_info: PageInfo = strawberry.field(description="Where the page ends.")
+    filter: strawberry.Private[listing.CourseFilter]
+
+    @described("How many courses match the filter, on all pages.")
+    async def total_count(self, info: Info) -> int:
+        ctx = info.context
+        async with ctx.db() as conn:
+            return await listing.count_courses(conn, ctx.moodle.tables, self.filter)
+
+
+@strawberry.input(description="Conditions on the users listed; all given conditions must hold.")
+class UserFilter:
+    enrolled_in_course: int | None = strawberry.field(
+        default=None, description="Only users with an active enrolment in this course."
+    )
+    in_category: int | None = strawberry.field(
+        default=None,
+        description="Only users with an active enrolment in a course of this category.",
+    )
+    include_subcategories: bool = strawberry.field(
+        default=True, description="Whether `inCategory` includes its subcategories."
+    )
+    active_since: str | None = strawberry.field(
+        default=None,
+        description="Only users whose last access is at or after this ISO 8601 date or date-time "
+        "(a date or a time without offset is read in the site timezone).",
+    )
+    search: str | None = strawberry.field(
+        default=None,
+        description="Words that must each appear (case-insensitively) in the first name, last "
+        "name, email or username.",
+    )
+    suspended: bool | None = strawberry.field(
+        default=None, description="Only suspended (true) or not suspended (false) users."
+    )
+
+
+@strawberry.input(description="Conditions on the courses listed; all given conditions must hold.")
+class CourseFilter:
+    in_category: int | None = strawberry.field(
+        default=None, description="Only courses of this category."
+    )
+    include_subcategories: bool = strawberry.field(
+        default=True, description="Whether `inCategory` includes its subcategories."
+    )
+    search: str | None = strawberry.field(
+        default=None,
+        description="Words that must each appear (case-insensitively) in the full name, short "
+        "name or ID number.",
+    )
+    visible: bool | None = strawberry.field(
+        default=None, description="Only visible (true) or hidden (false) courses."
+    )
+    completion_enabled: bool | None = strawberry.field(
+        default=None, description="Only courses with (true) or without (false) completion."
+    )
+
+
+def _guest(info: Info) -> int | None:
+    value = info.context.site.get("siteguest", "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def encode_cursor(kind: str, key: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
+
+
+def decode_cursor(kind: str, cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
+    except (binascii.Error, UnicodeError, ValueError):
+        text = ""
+    prefix, _, key = text.partition(":")
+    if prefix != kind or not key.isdigit():
+        raise ClientError(f"'after' is not a cursor of this list: {cursor!r}", "INVALID_CURSOR")
+    return int(key)
+
+
+def page_size(info: Info, first: int) -> int:
+    limit = info.context.moodle.settings.max_page_size
+    if first < 0:
+        raise ClientError("'first' must not be negative")
+    if first > limit:
+        raise ClientError(f"'first' is {first}; at most {limit} items per page", "PAGE_TOO_LARGE")
+    return first
+
+
+def _active_since(info: Info, text: str | None) -> int | None:
+    if text is None:
+        return None
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime(day.year, day.month, day.day, tzinfo=info.context.tz)
+        else:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=info.context.tz)
+    except ValueError:
+        raise ClientError(
+            f"activeSince {text!r} is not an ISO 8601 date (2026-11-01) or date-time "
+            "(2026-11-01T08:00:00+01:00)",
+            "INVALID_DATE",
+        ) from None
+    return int(moment.timestamp())
+
+
+First = Annotated[
+    int, strawberry.argument(description="Page size (at most the server's `max_page_size`).")
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="Cursor after which the page starts (`pageInfo.endCursor`)."),
+]
+
+
+@strawberry.type(description="Learner statistics of one Moodle site (read-only).")
+class Query:
+    @described(
+        "One user found by one identity field; null when no (non-deleted) user "
+        "matches, an error when several do."
+    )
+    async def user(
+        self,
+        info: Info,
+        value: Annotated[str, strawberry.argument(description="The value to look for.")],
+        by: Annotated[
+            UserIdField, strawberry.argument(description="The field `value` is matched against.")
+        ] = UserIdField.ID,
+    ) -> User | None:
+        ctx = info.context
+        try:
+            async with ctx.db() as conn:
+                user_id = await resolve_user(ctx.moodle, conn, ctx.site, cast(str, by.value), value)
+        except UserNotFound:
+            return None
+        row = await users_loader(ctx).load(user_id)
+        return User(row=row) if row is not None else None
+
+    @described("Users in id order, a page at a time (keyset cursors).")
+    async def users(
+        self,
+        info: Info,
+        first: First = 50,
+        after: After = None,
+        filter: Annotated[
+            UserFilter | None, strawberry.argument(description="Which users to list.")
+        ] = None,
+    ) -> UserConnection:
+        ctx = info.context
+        size = page_size(info, first)
+        start = decode_cursor("user", after)
+        given = filter or UserFilter()
+        flt = listing.UserFilter(
+            enrolled_in_course=given.enrolled_in_course,
+            in_category=given.in_category,
+            include_subcategories=given.include_subcategories,
+            active_since=_active_since(info, given.active_since),
+            search=given.search,
+            suspended=given.suspended,
+        )
+        async with ctx.db() as conn:
+            ids = await listing.list_users(
+                conn,
+                ctx.moodle.tables,
+                flt,
+                now=ctx.now,
+                guest_id=_guest(info),
+                after=start,
+                limit=size + 1,
+            )
+        more, ids = len(ids) > size, ids[:size]
+        rows = await users_loader(ctx).load_many(ids)
+        edges = [
+            UserEdge(cursor=encode_cursor("user", row.id), node=User(row=row))
+            for row in rows
+            if row is not None
+        ]
+        end = encode_cursor("user", ids[-1]) if ids else None
+        return UserConnection(
+            edges=edges, page_info=PageInfo(has_next_page=more, end_cursor=end), filter=flt
+        )
+
+    @described("One course by id; null when there is none (or the site).")
+    async def course(
+        self, info: Info, id: Annotated[int, strawberry.argument(description="`course.id`.")]
+    ) -> Course | None:
+        if id == SITE_COURSE_ID:
+            return None
+        row = await courses_loader(info.context).load(id)
+        return Course(row=row) if row is not None else None
+
+    @described("Courses in id order, a page at a time, with aggregates.")
+    async def courses(
+        self,
+        info: Info,
+        first: First = 50,
+        after: After = None,
+        filter: Annotated[
+            CourseFilter | None, strawberry.argument(description="Which courses to list.")
+        ] = None,
+    ) -> CourseConnection:
+        ctx = info.context
+        size = page_size(info, first)
+        start = decode_cursor("course", after)
+        given = filter or CourseFilter()
+        flt = listing.CourseFilter(
+            in_category=given.in_category,
+            include_subcategories=given.include_subcategories,
+            search=given.search,
+            visible=given.visible,
+            completion_enabled=given.completion_enabled,
+        )
+        async with ctx.db() as conn:
+            ids = await listing.list_courses(
+                conn, ctx.moodle.tables, flt, after=start, limit=size + 1
+            )
+        more, ids = len(ids) > size, ids[:size]
+        rows = await courses_loader(ctx).load_many(ids)
+        edges = [
+            CourseEdge(cursor=encode_cursor("course", row.id), node=Course(row=row))
+            for row in rows
+            if row is not None
+        ]
+        end = encode_cursor("course", ids[-1]) if ids else None
+        return CourseConnection(
+            edges=edges, page_info=PageInfo(has_next_page=more, end_cursor=end), filter=flt
+        )

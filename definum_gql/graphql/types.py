@@ -1,0 +1,575 @@
+"""The GraphQL object types. Resolvers only ask DataLoaders, which call batch statistics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, cast
+
+import strawberry
+
+from definum_gql.graphql.context import Context
+from definum_gql.graphql.errors import ClientError
+from definum_gql.graphql.fields import described
+from definum_gql.graphql.loaders import (
+    activity_loader,
+    badges_loader,
+    course_aggregates_loader,
+    course_time_loader,
+    courses_loader,
+    definum_loader,
+    enrolments_loader,
+)
+from definum_gql.stats import activity as stats_activity
+from definum_gql.stats import badges as stats_badges
+from definum_gql.stats import courses as stats_courses
+from definum_gql.stats import document as stats_document
+from definum_gql.stats import users as stats_users
+from definum_gql.stats.listing import completion_rate
+from definum_gql.stats.months import Month
+from definum_gql.stats.strings import format_duration
+from definum_gql.stats.timespent import Algorithm
+
+Info = strawberry.Info[Context, None]
+
+
+def when(timestamp: int | None, info: Info) -> datetime | None:
+    """A Unix time in the site timezone; Moodle's 0 (never) and NULL become null."""
+    if not timestamp:
+        return None
+    return datetime.fromtimestamp(timestamp, info.context.tz)
+
+
+@strawberry.enum(description="The user field that `Query.user` matches `value` against.")
+class UserIdField(Enum):
+    ID = strawberry.enum_value("id", description="`user.id` (digits only).")
+    USERNAME = strawberry.enum_value(
+        "username", description="`user.username`, trimmed and lowercased, on this Moodle host."
+    )
+    IDNUMBER = strawberry.enum_value("idnumber", description="`user.idnumber`, exact.")
+    EMAIL = strawberry.enum_value("email", description="`user.email`, case-insensitive.")
+    OIDCUNIQUEID = strawberry.enum_value(
+        "oidcuniqueid", description="The OpenID Connect unique id (auth_oidc plugin)."
+    )
+    OIDCUSERNAME = strawberry.enum_value(
+        "oidcusername", description="The OpenID Connect username (auth_oidc plugin)."
+    )
+
+
+@strawberry.enum(description="How time spent on the site is worked out from the log.")
+class TimeSpentAlgorithm(Enum):
+    USE_STATS = strawberry.enum_value(
+        "use_stats",
+        description="block_use_stats: the time to the next log row, gaps over the threshold "
+        "credited with the last-ping credit (the number the legacy document shows).",
+    )
+    DEDICATION = strawberry.enum_value(
+        "dedication",
+        description="block_dedication: sessions split at gaps over an hour, each lasting from its "
+        "first to its last row; sessions of two minutes or less ignored.",
+    )
+
+
+@strawberry.enum(description="Where an enrolment stands now.")
+class EnrolmentStatus(Enum):
+    ACTIVE = strawberry.enum_value("active", description="Active: the learner has access.")
+    SUSPENDED = strawberry.enum_value("suspended", description="Suspended for this user.")
+    NOT_STARTED = strawberry.enum_value("not_started", description="Starts in the future.")
+    ENDED = strawberry.enum_value("ended", description="Its end date has passed.")
+    DISABLED = strawberry.enum_value(
+        "disabled", description="The enrolment method is disabled in the course."
+    )
+
+
+@strawberry.type(description="A Moodle course (never the site front page).")
+class Course:
+    row: strawberry.Private[stats_courses.CourseRow]
+
+    @described("`course.id`.")
+    def id(self) -> int:
+        return self.row.id
+
+    @described("Full name, as stored.")
+    def fullname(self) -> str:
+        return self.row.fullname
+
+    @described("Short name, as stored.")
+    def shortname(self) -> str:
+        return self.row.shortname
+
+    @described("The course's ID number (may be empty).")
+    def idnumber(self) -> str:
+        return self.row.idnumber
+
+    @described("Id of the course category the course is in.")
+    def category_id(self) -> int:
+        return self.row.category
+
+    @described("Whether the course is shown to learners.")
+    def visible(self) -> bool:
+        return self.row.visible
+
+    @described("Whether completion tracking is on for the course.")
+    def completion_enabled(self) -> bool:
+        return self.row.enablecompletion
+
+    @described("Course start date; null when unset.")
+    def start_date(self, info: Info) -> datetime | None:
+        return when(self.row.startdate, info)
+
+    @described("Course end date; null when unset.")
+    def end_date(self, info: Info) -> datetime | None:
+        return when(self.row.enddate, info)
+
+    @described(
+        "Learners: distinct users with an active enrolment (any method), as the "
+        "legacy `courses` count defines it."
+    )
+    async def enrolled_learners(self, info: Info) -> int:
+        found = await course_aggregates_loader(info.context).load(self.row.id)
+        return found.enrolled if found else 0
+
+    @described("Learners who have completed the course.")
+    async def completed_learners(self, info: Info) -> int:
+        found = await course_aggregates_loader(info.context).load(self.row.id)
+        return found.completed if found else 0
+
+    @described(
+        "Percentage of learners who have completed the course, rounded (halves up); "
+        "0 without learners; null when completion tracking is off."
+    )
+    async def completion_rate(self, info: Info) -> int | None:
+        if not self.row.enablecompletion:
+            return None
+        found = await course_aggregates_loader(info.context).load(self.row.id)
+        return completion_rate(found.completed, found.enrolled) if found else 0
+
+    @described(
+        "Learners with at least one log row in the course this calendar month (site timezone)."
+    )
+    async def active_learners_this_month(self, info: Info) -> int:
+        found = await course_aggregates_loader(info.context).load(self.row.id)
+        return found.active if found else 0
+
+    @described(
+        "Seconds the course's learners spent in it this calendar month "
+        "(block_use_stats, the same laps as `User.activity.byCourse`)."
+    )
+    async def time_spent_this_month(self, info: Info) -> int:
+        return await course_time_loader(info.context).load(self.row.id) or 0
+
+    @described("`timeSpentThisMonth` written `3h 38m 20s`.")
+    async def time_spent_this_month_text(self, info: Info) -> str:
+        return format_duration(await course_time_loader(info.context).load(self.row.id) or 0)
+
+
+async def load_course(info: Info, course_id: int | None) -> Course | None:
+    if not course_id:
+        return None
+    row = await courses_loader(info.context).load(course_id)
+    return Course(row=row) if row is not None else None
+
+
+@strawberry.type(description="Course completion of one learner (`course_completions`).")
+class Completion:
+    row: strawberry.Private[stats_courses.CompletionRow]
+
+    @described("When the learner was enrolled, for completion; null if unset.")
+    def time_enrolled(self, info: Info) -> datetime | None:
+        return when(self.row.timeenrolled, info)
+
+    @described("When the learner started the course; null if not started.")
+    def time_started(self, info: Info) -> datetime | None:
+        return when(self.row.timestarted, info)
+
+    @described("When the learner completed the course; null if not completed.")
+    def time_completed(self, info: Info) -> datetime | None:
+        return when(self.row.timecompleted, info)
+
+    @described("Whether the course is completed (`timecompleted > 0`).")
+    def completed(self) -> bool:
+        return self.row.completed
+
+
+@strawberry.type(description="A user's enrolment in a course through one enrolment method.")
+class Enrolment:
+    row: strawberry.Private[stats_courses.EnrolmentRow]
+
+    @described("The course; null if it no longer exists.")
+    async def course(self, info: Info) -> Course | None:
+        return await load_course(info, self.row.courseid)
+
+    @described("The enrolment method (`manual`, `self`, `cohort`...).")
+    def method(self) -> str:
+        return self.row.method
+
+    @described("Where the enrolment stands now.")
+    def status(self) -> EnrolmentStatus:
+        return EnrolmentStatus(self.row.status)
+
+    @described("Whether the enrolment gives access now (status ACTIVE).")
+    def active(self) -> bool:
+        return self.row.active
+
+    @described("Start of the enrolment; null when unrestricted.")
+    def time_start(self, info: Info) -> datetime | None:
+        return when(self.row.timestart, info)
+
+    @described("End of the enrolment; null when unrestricted.")
+    def time_end(self, info: Info) -> datetime | None:
+        return when(self.row.timeend, info)
+
+    @described("The course completion record; null when there is none.")
+    def completion(self) -> Completion | None:
+        found = self.row.completion
+        return Completion(row=found) if found is not None else None
+
+
+@strawberry.type(description="A badge definition.")
+class Badge:
+    row: strawberry.Private[stats_badges.BadgeRow]
+
+    @described("`badge.id`.")
+    def id(self) -> int:
+        return self.row.id
+
+    @described("The badge name, as stored.")
+    def name(self) -> str:
+        return self.row.name
+
+    @described("The badge description, as stored.")
+    def description(self) -> str:
+        return self.row.description or ""
+
+    @described("Issuer name (empty when unset).")
+    def issuer_name(self) -> str:
+        return self.row.issuername or ""
+
+    @described("Issuer URL (empty when unset).")
+    def issuer_url(self) -> str:
+        return self.row.issuerurl or ""
+
+    @described("Issuer contact (empty when unset).")
+    def issuer_contact(self) -> str:
+        return self.row.issuercontact or ""
+
+    @described("The course of a course badge; null for a site badge.")
+    async def course(self, info: Info) -> Course | None:
+        return await load_course(info, self.row.courseid)
+
+
+@strawberry.type(description="A badge issued to a user.")
+class IssuedBadge:
+    row: strawberry.Private[stats_badges.IssuedBadge]
+
+    @described("The badge.")
+    def badge(self) -> Badge:
+        return Badge(row=self.row.badge)
+
+    @described("When the badge was issued.")
+    def date_issued(self, info: Info) -> datetime | None:
+        return when(self.row.dateissued, info)
+
+    @described("When the issued badge expires; null when it never does.")
+    def date_expire(self, info: Info) -> datetime | None:
+        return when(self.row.dateexpire, info)
+
+    @described("Whether the issued badge has expired.")
+    def expired(self) -> bool:
+        return self.row.expired
+
+
+@strawberry.type(description="Time spent in one course (course id 0: the site outside courses).")
+class CourseTime:
+    course_id: int = strawberry.field(description="The course id; 0 for site-level pages.")
+    time_spent: int = strawberry.field(description="Seconds.")
+
+    @described("The course; null for site-level time.")
+    async def course(self, info: Info) -> Course | None:
+        return await load_course(info, self.course_id)
+
+    @described("`timeSpent` written `3h 38m 20s`.")
+    def time_spent_text(self) -> str:
+        return format_duration(self.time_spent)
+
+
+@strawberry.type(description="A user's activity in one calendar month (site timezone).")
+class MonthlyActivity:
+    row: strawberry.Private[stats_activity.MonthlyActivity]
+
+    @described("The month, `YYYY-MM`.")
+    def month(self) -> str:
+        return str(self.row.month)
+
+    @described("Log rows with action `loggedin` in the month.")
+    def logins(self) -> int:
+        return self.row.logins
+
+    @described("Seconds on the site in the month (up to now for the current month).")
+    def time_spent(self) -> int:
+        return self.row.time_spent
+
+    @described("`timeSpent` written `3h 38m 20s` (`48m 0s`, `41s`, `0s`).")
+    def time_spent_text(self) -> str:
+        return format_duration(self.row.time_spent)
+
+    @described("Days of the month (site timezone) with at least one log row.")
+    def active_days(self) -> int:
+        return self.row.active_days
+
+    @described("`timeSpent` split by course, largest first.")
+    def by_course(self) -> list[CourseTime]:
+        items = sorted(self.row.by_course.items(), key=lambda item: (-item[1], item[0]))
+        return [CourseTime(course_id=cid, time_spent=seconds) for cid, seconds in items]
+
+
+@strawberry.type(description="A badge in the legacy document.")
+class DefinumBadge:
+    row: strawberry.Private[stats_document.DefinumBadge]
+
+    @described("`badge.id`.")
+    def id(self) -> int:
+        return self.row.id
+
+    @described("`badge.name`.")
+    def name(self) -> str:
+        return self.row.name
+
+    @described("`badge.issuername` (empty when unset).")
+    def issuer_name(self) -> str:
+        return self.row.issuername
+
+    @described("`badge.issuerurl` (empty when unset).")
+    def issuer_url(self) -> str:
+        return self.row.issuerurl
+
+    @described("`badge.issuercontact` (empty when unset).")
+    def issuer_contact(self) -> str:
+        return self.row.issuercontact
+
+    @described("Unix time the badge was issued.")
+    def date_issued(self) -> int:
+        return self.row.dateissued
+
+    @described("`dateIssued` as Moodle writes it (site language and timezone).")
+    def date_issued_str(self) -> str:
+        return self.row.dateissuedstr
+
+
+@strawberry.type(
+    description="The legacy `definum_get_stats` document, field for field the numbers the REST "
+    "shim returns (Unix timestamps as Int), so a front end can migrate one field at a time."
+)
+class DefinumStats:
+    row: strawberry.Private[stats_document.DefinumStats]
+
+    @described("`user.id`.")
+    def id(self) -> int:
+        return self.row.id
+
+    @described("Last name, as stored.")
+    def lastname(self) -> str:
+        return self.row.lastname
+
+    @described("First name, as stored.")
+    def firstname(self) -> str:
+        return self.row.firstname
+
+    @described("Courses with an active enrolment (the site course excluded).")
+    def courses(self) -> int:
+        return self.row.courses
+
+    @described("Those courses with completion tracking on.")
+    def finishable_courses(self) -> int:
+        return self.row.finishablecourses
+
+    @described("Those finishable courses the user has completed.")
+    def finished_courses(self) -> int:
+        return self.row.finishedcourses
+
+    @described("round(100 × finished / finishable), halves up; 0 without finishable courses.")
+    def finished_courses_ratio(self) -> int:
+        return self.row.finishedcoursesratio
+
+    @described("Issued badges, newest first.")
+    def badges(self) -> list[DefinumBadge]:
+        return [DefinumBadge(row=badge) for badge in self.row.badges]
+
+    @described("Number of badges listed.")
+    def num_badges(self) -> int:
+        return self.row.numbadges
+
+    @described("`user.lastlogin` (Moodle keeps the previous login there); 0.")
+    def last_login(self) -> int:
+        return self.row.lastlogin
+
+    @described("`lastLogin` as Moodle writes it; `Never` when 0.")
+    def last_login_str(self) -> str:
+        return self.row.lastloginstr
+
+    @described("Seconds on the site in the month (block_use_stats).")
+    def time_spent_in_month(self) -> int:
+        return self.row.timespentinmonth
+
+    @described("`timeSpentInMonth` written `3h 38m 20s`.")
+    def time_spent_in_month_str(self) -> str:
+        return self.row.timespentinmonthstr
+
+    @described("Logins (`loggedin` log rows) since the month start.")
+    def logins_in_month(self) -> int:
+        return self.row.loginsinmonth
+
+
+@strawberry.type(description="A Moodle user (deleted users are never shown).")
+class User:
+    row: strawberry.Private[stats_users.UserRow]
+
+    @described("`user.id`.")
+    def id(self) -> int:
+        return self.row.id
+
+    @described("Login name (Moodle stores it in lowercase).")
+    def username(self) -> str:
+        return self.row.username
+
+    @described("ID number (may be empty).")
+    def idnumber(self) -> str:
+        return self.row.idnumber
+
+    @described("Email address.")
+    def email(self) -> str:
+        return self.row.email
+
+    @described("First name, as stored.")
+    def firstname(self) -> str:
+        return self.row.firstname
+
+    @described("Last name, as stored.")
+    def lastname(self) -> str:
+        return self.row.lastname
+
+    @described("First name, a space, last name.")
+    def fullname(self) -> str:
+        return f"{self.row.firstname} {self.row.lastname}"
+
+    @described("Whether the account is suspended.")
+    def suspended(self) -> bool:
+        return self.row.suspended
+
+    @described("The previous login (Moodle's `lastlogin`); null when never logged in.")
+    def last_login(self, info: Info) -> datetime | None:
+        return when(self.row.lastlogin, info)
+
+    @described("The current (latest) login; null when never logged in.")
+    def current_login(self, info: Info) -> datetime | None:
+        return when(self.row.currentlogin, info)
+
+    @described("The last time the user did anything; null when never.")
+    def last_access(self, info: Info) -> datetime | None:
+        return when(self.row.lastaccess, info)
+
+    @described("The user's course enrolments.")
+    async def enrolments(
+        self,
+        info: Info,
+        active_only: Annotated[
+            bool,
+            strawberry.argument(
+                description="Only enrolments giving access now (the legacy `courses` count)."
+            ),
+        ] = True,
+    ) -> list[Enrolment]:
+        found = await enrolments_loader(info.context, active_only).load(self.row.id)
+        return [Enrolment(row=row) for row in found or []]
+
+    @described("Issued badges, newest first (expired ones included).")
+    async def badges(self, info: Info) -> list[IssuedBadge]:
+        found = await badges_loader(info.context).load(self.row.id)
+        return [IssuedBadge(row=row) for row in found or []]
+
+    @described("Activity in one calendar month.")
+    async def activity(
+        self,
+        info: Info,
+        month: Annotated[
+            str | None,
+            strawberry.argument(description="`YYYY-MM`; the current month when omitted."),
+        ] = None,
+    ) -> MonthlyActivity:
+        wanted = info.context.month(month)
+        found = await activity_loader(info.context, (wanted,), Algorithm.USE_STATS).load(
+            self.row.id
+        )
+        return MonthlyActivity(row=_only(found, wanted))
+
+    @described("Activity month by month, oldest first (a chart series).")
+    async def activity_history(
+        self,
+        info: Info,
+        from_: Annotated[
+            str, strawberry.argument(name="from", description="First month, `YYYY-MM`.")
+        ],
+        to: Annotated[str, strawberry.argument(description="Last month, `YYYY-MM`, included.")],
+    ) -> list[MonthlyActivity]:
+        months = history_months(info, from_, to)
+        found = await activity_loader(info.context, tuple(months), Algorithm.USE_STATS).load(
+            self.row.id
+        )
+        return [MonthlyActivity(row=row) for row in found or []]
+
+    @described("Seconds on the site in a month.")
+    async def time_spent(
+        self,
+        info: Info,
+        month: Annotated[
+            str | None,
+            strawberry.argument(description="`YYYY-MM`; the current month when omitted."),
+        ] = None,
+        algorithm: Annotated[
+            TimeSpentAlgorithm, strawberry.argument(description="How time is worked out.")
+        ] = TimeSpentAlgorithm.USE_STATS,
+    ) -> int:
+        wanted = info.context.month(month)
+        loader = activity_loader(info.context, (wanted,), Algorithm(cast(str, algorithm.value)))
+        return _only(await loader.load(self.row.id), wanted).time_spent
+
+    @described("The legacy `definum_get_stats` document, with camelCase names.")
+    async def definum_stats(
+        self,
+        info: Info,
+        month: Annotated[
+            str | None,
+            strawberry.argument(
+                description="`YYYY-MM` for the month figures; the current month when omitted."
+            ),
+        ] = None,
+    ) -> DefinumStats:
+        wanted = info.context.month(month)
+        found = await definum_loader(info.context, wanted).load(self.row.id)
+        if found is None:
+            raise ClientError(f"user {self.row.id} has no statistics", code="USER_NOT_FOUND")
+        return DefinumStats(row=found)
+
+
+def _only(
+    found: list[stats_activity.MonthlyActivity] | None, month: Month
+) -> stats_activity.MonthlyActivity:
+    if found:
+        return found[0]
+    return stats_activity.MonthlyActivity(
+        month=month, logins=0, time_spent=0, active_days=0, by_course={}
+    )
+
+
+def history_months(info: Info, first: str, last: str) -> list[Month]:
+    start, end = Month.parse(first), Month.parse(last)
+    if end < start:
+        raise ClientError(f"'from' ({start}) is after 'to' ({end})", code="INVALID_MONTH")
+    months = start.until(end)
+    limit = info.context.moodle.settings.max_history_months
+    if len(months) > limit:
+        raise ClientError(
+            f"activityHistory covers {len(months)} months; at most {limit} are allowed",
+            code="HISTORY_TOO_LONG",
+        )
+    return months

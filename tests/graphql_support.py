@@ -1,0 +1,78 @@
+"""Helpers for the GraphQL tests: a small app around ``graphql_routes`` and an HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+from starlette.applications import Starlette
+
+from definum_gql.graphql import graphql_routes
+from definum_gql.moodle.site import Moodle
+from tests.builders import Site
+
+
+def make_app(moodle: Moodle) -> Starlette:
+    return Starlette(routes=graphql_routes(moodle))
+
+
+def client(moodle: Moodle) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=make_app(moodle), client=("192.0.2.10", 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+async def admin_token(site: Site) -> str:
+    """A token of the site admin (id 2) on the 'definum' service offering definum_get_stats."""
+    service = await site.service()
+    return await site.token(2, service)
+
+
+async def post(
+    moodle: Moodle,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    token: str | None = None,
+    operation: str | None = None,
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body: dict[str, Any] = {"query": query}
+    if variables is not None:
+        body["variables"] = variables
+    if operation is not None:
+        body["operationName"] = operation
+    async with client(moodle) as http:
+        return await http.post("/graphql", json=body, headers=headers)
+
+
+async def data(
+    moodle: Moodle, query: str, variables: dict[str, Any] | None = None, *, token: str
+) -> dict[str, Any]:
+    """The ``data`` of a request that must succeed without errors."""
+    response = await post(moodle, query, variables, token=token)
+    body = response.json()
+    assert response.status_code == 200, body
+    assert "errors" not in body, body["errors"]
+    result: dict[str, Any] = body["data"]
+    return result
+
+
+class StatementCounter:
+    """Counts the statements the reader engine sends while installed."""
+
+    def __init__(self, moodle: Moodle) -> None:
+        self.engine = moodle.engine.sync_engine
+        self.statements: list[str] = []
+        self._listener: Callable[..., None] = self._count
+
+    def _count(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.statements.append(statement)
+
+    def __enter__(self) -> StatementCounter:
+        event.listen(self.engine, "before_cursor_execute", self._listener)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._listener)
