@@ -43,7 +43,7 @@ _NEVER = {"en": "Never", "fr": "Jamais"}
 
 
 def format_datetime(timestamp: int, tz: ZoneInfo, lang: str) -> str:
-    """Moodle's ``strftimedaydatetime``: en ``%A, %d %B %Y, %I:%M %p``, fr ``%A %d %B %Y, %H:%M``."""
+    """Moodle's ``strftimedaydatetime`` in English or French, in ``tz``."""
     local = datetime.fromtimestamp(timestamp, tz)
     lang = lang if lang in _DAYS else "en"
     day = _DAYS[lang][local.weekday()]
