@@ -1,0 +1,289 @@
+"""Token checks shared by both front doors, and Moodle's address matching."""
+
+from __future__ import annotations
+
+import pytest
+
+from definum_gql.auth import (
+    AuthError,
+    address_in_subnet,
+    check_service,
+    check_token,
+    clean_address,
+    client_address,
+)
+from definum_gql.moodle.site import Moodle
+from tests.builders import NOW, Site
+
+# (address, restriction, allowed) worked out by hand from Moodle's address_in_subnet rules.
+SUBNETS = [
+    ("192.168.1.5", "192.168.1.5", True),  # exact
+    ("192.168.1.5", "192.168.1.6", False),
+    ("192.168.001.005", "192.168.1.5", True),  # leading zeros normalised
+    ("192.168.1.5", "192.168.1.0/24", True),
+    ("192.168.2.5", "192.168.1.0/24", False),
+    ("10.1.2.3", "10.0.0.0/8", True),
+    ("10.1.2.3", "172.16.0.0/0", True),  # /0 is every IPv4 address
+    ("10.1.2.3", "10.1.2.3/32", True),
+    ("10.1.2.4", "10.1.2.3/32", False),
+    ("192.168.1.130", "192.168.1.128/25", True),  # 130 = 0b1000_0010, top bit set
+    ("192.168.1.127", "192.168.1.128/25", False),
+    ("192.168.1.5", "192.168.1.0/33", False),  # nonsense mask
+    ("192.168.1.5", "192.168.1.0/abc", False),
+    ("192.168.1.5", "192.168.1.0/024", False),  # not an integer as PHP writes one
+    ("192.168.1.10", "192.168.1.10-20", True),  # range bounds are inclusive
+    ("192.168.1.15", "192.168.1.10-20", True),
+    ("192.168.1.20", "192.168.1.10-20", True),
+    ("192.168.1.21", "192.168.1.10-20", False),
+    ("192.168.1.15", "192.168.1.10-300", False),  # end is not an octet
+    ("192.168.1.5", "192.168.", True),  # prefix = 192.168.0.0/16
+    ("192.168.1.5", "192.168", True),
+    ("192.169.1.5", "192.168.", False),
+    ("10.9.9.9", "10", True),  # 10.0.0.0/8
+    ("192.168.1.5", "10.0.0.0/8, 192.168.1.5", True),  # second entry, spaces trimmed
+    ("192.168.1.5", " , ,", False),
+    ("0.0.0.0", "0.0.0.0/0", False),  # Moodle never matches 0.0.0.0
+    ("not-an-ip", "0.0.0.0/0", False),
+    ("192.168.1.5", "2001:db8::/32", False),  # IPv4 caller, IPv6 rule
+    ("2001:db8::1", "0.0.0.0/0", False),  # IPv6 caller, IPv4 rule
+    ("2001:db8::1", "2001:db8::1", True),
+    ("2001:DB8:0:0:0:0:0:1", "2001:db8::1", True),  # case and zeros normalised
+    ("::1", "::1", True),
+    ("2001:db8::1", "2001:db8::/32", True),
+    ("2001:db9::1", "2001:db8::/32", False),
+    ("2001:db8::1", "::/0", True),
+    ("2001:db8:abcd::1", "2001:db8:ab00::/40", True),  # 0xabcd & 0xff00 = 0xab00
+    ("2001:db8:ac00::1", "2001:db8:ab00::/40", False),
+    ("2001:db8::5", "2001:db8::1-a", True),  # last group 5 within 1..0xa
+    ("2001:db8::b", "2001:db8::1-a", False),  # 0xb = 11 > 10
+    ("2001:db8:1::5", "2001:db8::1-a", False),  # other network
+    ("2001:db8::1", "2001:db8", True),  # prefix = 2001:db8::/32
+    ("2001:db8::1", "2001:db8:", False),  # Moodle rejoins with '.', never matches
+    ("2001:db8::1", "2001:db8::/129", False),
+]
+
+
+@pytest.mark.parametrize(("address", "restriction", "allowed"), SUBNETS)
+def test_address_in_subnet_follows_moodle(address: str, restriction: str, allowed: bool) -> None:
+    assert address_in_subnet(address, restriction) is allowed
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("010.001.000.255", "10.1.0.255"),
+        ("256.1.1.1", None),
+        ("1.2.3", None),
+        (" 1.2.3.4 ", "1.2.3.4"),
+        ("2001:DB8::0001", "2001:db8:0:0:0:0:0:1"),
+        ("::", "0:0:0:0:0:0:0:0"),
+        ("1:2", None),  # fewer than three groups
+        ("1:2:3:4:5:6:7", None),  # seven groups without '::'
+        ("::ffff:1.2.3.4", "0:0:0:0:0:ffff:12:34"),  # Moodle's unpadded legacy form
+        ("g::1", None),
+    ],
+)
+def test_clean_address_normalises_as_moodle(raw: str, clean: str | None) -> None:
+    assert clean_address(raw) == clean
+
+
+TRUSTED = ["127.0.0.1", "10.0.0.0/8"]
+
+
+def test_forwarded_for_ignored_from_an_untrusted_peer() -> None:
+    headers = {"X-Forwarded-For": "203.0.113.7"}
+    assert client_address("198.51.100.9", headers, TRUSTED) == "198.51.100.9"
+
+
+def test_forwarded_for_believed_from_a_trusted_proxy() -> None:
+    headers = {"X-Forwarded-For": "203.0.113.7"}
+    assert client_address("127.0.0.1", headers, TRUSTED) == "203.0.113.7"
+
+
+def test_forwarded_for_skips_trusted_hops_from_the_right() -> None:
+    # The client may forge the leftmost entry; the first untrusted hop from the right is real.
+    headers = [("x-forwarded-for", "198.51.100.1, 203.0.113.7"), ("x-forwarded-for", "10.0.0.2")]
+    assert client_address("127.0.0.1", headers, TRUSTED) == "203.0.113.7"
+
+
+def test_forwarded_for_absent_or_garbled_keeps_the_peer() -> None:
+    assert client_address("127.0.0.1", {}, TRUSTED) == "127.0.0.1"
+    garbled = {"X-Forwarded-For": "nonsense"}
+    assert client_address("127.0.0.1", garbled, TRUSTED) == "127.0.0.1"
+
+
+def test_no_trusted_proxies_means_the_peer_and_no_peer_means_zero() -> None:
+    assert client_address("127.0.0.1", {"X-Forwarded-For": "203.0.113.7"}, []) == "127.0.0.1"
+    assert client_address(None, {}, []) == "0.0.0.0"
+
+
+# --- against the database ---
+
+
+async def _client(site: Site, **token: object) -> tuple[int, int, str]:
+    owner = await site.user(username="wsclient")
+    await site.allow(7)  # the default user role may use REST
+    service = await site.service()
+    value = await site.token(owner, service, **token)  # type: ignore[arg-type]
+    return owner, service, value
+
+
+async def _check(moodle: Moodle, token: str | None, ip: str = "192.0.2.10") -> object:
+    async with moodle.connect() as conn:
+        site = await moodle.site(conn)
+        return await check_token(moodle, conn, site, token, ip)
+
+
+async def test_a_valid_token_names_its_owner_and_service(site: Site, moodle: Moodle) -> None:
+    owner, service, token = await _client(site)
+    caller = await _check(moodle, token)
+    assert caller.user_id == owner  # type: ignore[attr-defined]
+    assert caller.service_id == service  # type: ignore[attr-defined]
+    assert caller.username == "wsclient"  # type: ignore[attr-defined]
+    assert caller.site_admin is False  # type: ignore[attr-defined]
+
+
+async def _reason(moodle: Moodle, token: str | None, ip: str = "192.0.2.10") -> str:
+    with pytest.raises(AuthError) as caught:
+        await _check(moodle, token, ip)
+    return caught.value.http_reason
+
+
+async def test_unknown_empty_and_missing_tokens_are_not_found(site: Site, moodle: Moodle) -> None:
+    await _client(site, token="abc")
+    assert await _reason(moodle, "abd") == "invalidtoken"
+    assert await _reason(moodle, "") == "invalidtoken"
+    assert await _reason(moodle, None) == "invalidtoken"
+    assert await _reason(moodle, "abc\x00") == "invalidtoken"
+    assert await _reason(moodle, "ABC") == "invalidtoken"  # exact, whatever the collation
+
+
+async def test_a_token_of_another_type_is_not_found(site: Site, moodle: Moodle) -> None:
+    await _client(site, token="embedded", tokentype=1)
+    assert await _reason(moodle, "embedded") == "invalidtoken"
+
+
+async def test_expiry_is_checked_against_now(site: Site, moodle: Moodle) -> None:
+    await _client(site, token="past", validuntil=NOW - 1)
+    owner = await site.user()
+    service = await site.service("other")
+    await site.token(owner, service, token="exact", validuntil=NOW)
+    assert await _reason(moodle, "past") == "tokenexpired"
+    await _check(moodle, "exact")  # valid until now, inclusive
+
+
+async def test_ip_restriction_uses_the_caller_address(site: Site, moodle: Moodle) -> None:
+    await _client(site, token="ip", iprestriction="192.0.2.0/24")
+    await _check(moodle, "ip", "192.0.2.77")
+    assert await _reason(moodle, "ip", "198.51.100.1") == "iprestricted"
+
+
+async def test_owner_states_are_refused_in_moodle_order(site: Site, moodle: Moodle) -> None:
+    _owner, service, _ = await _client(site)
+    cases = {
+        "deleted": {"deleted": 1, "suspended": 1},  # deleted comes before suspended
+        "unconfirmed": {"confirmed": 0},
+        "suspended": {"suspended": 1, "auth": "nologin"},
+        "nologin": {"auth": "nologin"},
+    }
+    for state, values in cases.items():
+        user = await site.user(username=f"u{state}", **values)
+        token = await site.token(user, service, token=f"t{state}")
+        with pytest.raises(AuthError) as caught:
+            await _check(moodle, token)
+        assert caught.value.errorcode == f"wsaccessuser{state}"
+        assert caught.value.message.endswith(f"username: u{state}")
+
+
+async def test_maintenance_refuses_all_but_site_admins(site: Site, moodle: Moodle) -> None:
+    await _client(site, token="user")
+    await site.token(2, 1, token="admin")  # admin (id 2) is in siteadmins
+    await site.config(maintenance_enabled="1")
+    assert await _reason(moodle, "user") == "sitemaintenance"
+    caller = await _check(moodle, "admin")
+    assert caller.site_admin is True  # type: ignore[attr-defined]
+
+
+async def test_capability_needs_an_allow_and_no_prohibit(site: Site, moodle: Moodle) -> None:
+    service = await site.service()
+    plain = await site.user()
+    await site.token(plain, service, token="plain")
+    # No role allows webservice/rest:use yet.
+    assert await _reason(moodle, "plain") == "nocapability"
+    # Role 4 allows it through a system-context assignment.
+    granted = await site.user()
+    await site.assign(granted, 4)
+    await site.allow(4)
+    await site.token(granted, service, token="granted")
+    await _check(moodle, "granted")
+    # Role 3 prohibits it: a prohibit beats any allow.
+    blocked = await site.user()
+    await site.assign(blocked, 4)
+    await site.assign(blocked, 3)
+    await site.allow(3, permission=-1000)
+    await site.token(blocked, service, token="blocked")
+    assert await _reason(moodle, "blocked") == "nocapability"
+    # The default user role (7) reaches everyone else.
+    await site.allow(7)
+    await _check(moodle, "plain")
+
+
+async def test_a_role_assigned_in_a_course_does_not_count(site: Site, moodle: Moodle) -> None:
+    service = await site.service()
+    user = await site.user()
+    course = await site.course()
+    await site.assign(user, 4, context_id=course + 1)  # a course context, not the system one
+    await site.allow(4)
+    await site.token(user, service, token="course")
+    assert await _reason(moodle, "course") == "nocapability"
+
+
+async def _service_reason(moodle: Moodle, token: str, function: str = "definum_get_stats") -> str:
+    async with moodle.connect() as conn:
+        site = await moodle.site(conn)
+        caller = await check_token(moodle, conn, site, token, "192.0.2.10")
+        try:
+            await check_service(moodle, conn, site, caller, function)
+        except AuthError as error:
+            return error.http_reason
+    return "ok"
+
+
+async def test_service_must_be_enabled_and_offer_the_function(site: Site, moodle: Moodle) -> None:
+    owner = await site.user()
+    await site.allow(7)
+    offers = await site.service("offers")
+    await site.token(owner, offers, token="offers")
+    other = await site.service("other", functions=("core_webservice_get_site_info",))
+    await site.token(owner, other, token="other")
+    disabled = await site.service("disabled", enabled=0)
+    await site.token(owner, disabled, token="disabled")
+    assert await _service_reason(moodle, "offers") == "ok"
+    assert await _service_reason(moodle, "other") == "servicedenied"
+    assert await _service_reason(moodle, "disabled") == "servicedenied"
+
+
+async def test_the_configured_service_needs_no_function_row(site: Site, moodle: Moodle) -> None:
+    owner = await site.user()
+    await site.allow(7)
+    bare = await site.service("definum", functions=())  # settings.service is "definum"
+    await site.token(owner, bare, token="bare")
+    assert await _service_reason(moodle, "bare") == "ok"
+
+
+async def test_restricted_service_needs_the_user_listed(site: Site, moodle: Moodle) -> None:
+    await site.allow(7)
+    service = await site.service("restricted", restrictedusers=1)
+    listed, unlisted, expired, elsewhere = [await site.user() for _ in range(4)]
+    users = site.t.external_services_users
+    await site.insert(users, externalserviceid=service, userid=listed, validuntil=0)
+    await site.insert(users, externalserviceid=service, userid=expired, validuntil=NOW - 1)
+    await site.insert(
+        users, externalserviceid=service, userid=elsewhere, iprestriction="198.51.100.0/24"
+    )
+    for user, name in ((listed, "l"), (unlisted, "u"), (expired, "e"), (elsewhere, "w")):
+        await site.token(user, service, token=name)
+    assert await _service_reason(moodle, "l") == "ok"
+    assert await _service_reason(moodle, "u") == "servicedenied"
+    assert await _service_reason(moodle, "e") == "servicedenied"
+    assert await _service_reason(moodle, "w") == "servicedenied"  # caller is 192.0.2.10
