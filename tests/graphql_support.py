@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -23,10 +24,15 @@ def client(moodle: Moodle) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
+_TOKENS: weakref.WeakKeyDictionary[Site, str] = weakref.WeakKeyDictionary()
+
+
 async def admin_token(site: Site) -> str:
     """A token of the site admin (id 2) on the 'definum' service offering definum_get_stats."""
-    service = await site.service()
-    return await site.token(2, service)
+    if site not in _TOKENS:
+        service = await site.service()
+        _TOKENS[site] = await site.token(2, service)
+    return _TOKENS[site]
 
 
 async def post(
