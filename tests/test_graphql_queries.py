@@ -10,7 +10,7 @@ One small site (Europe/Paris, now = Wednesday 2026-11-25 18:42:03 local) is buil
 
 Ada's log, with block_use_stats defaults (threshold 60 min, last-ping credit 15 min = 900 s):
 - November: login 2026-11-10 09:00:00 (1794297600), Algebra view +180 s, Biology view +600 s.
-  Laps: login 180 s (site), Algebra 600 - 180 = 420 s, Biology last row: min(900, now - row) = 900 s.
+  Laps: login 180 s (site), Algebra 600 - 180 = 420 s, Biology (last row) min(900, now - t) = 900.
   Total 180 + 420 + 900 = 1500 s = "25m 0s"; one login; one active day.
 - October: login 2026-10-15 10:00:00 CEST (1792051200), Algebra view +1000 s, logout +1300 s.
   Laps: login 1000 s (site), Algebra 300 s, the logout earns nothing: 1300 s = "21m 40s".
