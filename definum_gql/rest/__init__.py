@@ -26,6 +26,6 @@ def rest_routes(
         return JSONResponse(document)
 
     return [
-        Route("/webservice/rest/server.php", server, methods=["GET", "POST"]),
+        Route("/webservice/rest/server.php", server.handle, methods=["GET", "POST"]),
         Route("/webservice/rest/openapi.json", openapi, methods=["GET"]),
     ]

@@ -96,7 +96,8 @@ class RestServer:
         self.moodle = moodle
         self.forward_transport = forward_transport
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
+        """Answer one call; never raises."""
         fmt = XML
         try:
             body = await self._body(request)
