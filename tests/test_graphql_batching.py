@@ -1,0 +1,173 @@
+"""No N+1: a page of 500 learners with their documents, badges, enrolments and activity costs the
+same number of SQL statements as a page of one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from definum_gql.moodle.site import Moodle
+from tests.builders import NOW, Site
+from tests.graphql_support import StatementCounter, admin_token, post
+
+LEARNERS = 520
+
+PAGE = """
+query Page($first: Int!) {
+  users(first: $first, filter: { search: "bulk" }) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges {
+      node {
+        id
+        fullname
+        definumStats { courses finishedCoursesRatio numBadges badges { id name } timeSpentInMonth }
+        badges { badge { name course { fullname } } dateIssued }
+        enrolments { status course { fullname enrolledLearners } completion { completed } }
+        activity { timeSpent byCourse { course { shortname } timeSpent } }
+      }
+    }
+  }
+}
+"""
+
+
+async def build_many(site: Site) -> None:
+    """LEARNERS users, each in two of three courses, with a badge, a completion and three logs."""
+    courses = [await site.course(fullname=f"Course {n}") for n in range(3)]
+    enrol_ids = [await site.enrol_instance(course) for course in courses]
+    site_badge = await site.badge(name="Site badge")
+    course_badge = await site.badge(name="Course badge", courseid=courses[0], type=2)
+    t = site.t
+    async with site.db.writer.begin() as conn:
+        await conn.execute(
+            insert(t.user),
+            [
+                {
+                    "auth": "manual",
+                    "confirmed": 1,
+                    "mnethostid": 1,
+                    "username": f"bulk{n}",
+                    "firstname": f"Bulk{n}",
+                    "lastname": "Learner",
+                    "email": f"bulk{n}@example.org",
+                    "password": "",
+                    "idnumber": "",
+                    "timecreated": NOW - 86400 * 60,
+                }
+                for n in range(LEARNERS)
+            ],
+        )
+    async with site.db.writer.connect() as conn:
+        found = await conn.execute(select(t.user.c.id, t.user.c.username))
+        by_name = {name: int(uid) for uid, name in found}
+    user_ids = [by_name[f"bulk{n}"] for n in range(LEARNERS)]
+    async with site.db.writer.begin() as conn:
+        enrolments: list[dict[str, Any]] = []
+        completions: list[dict[str, Any]] = []
+        issued: list[dict[str, Any]] = []
+        logs: list[dict[str, Any]] = []
+        for n, uid in enumerate(user_ids):
+            for k in (n % 3, (n + 1) % 3):
+                enrolments.append(
+                    {
+                        "status": 0,
+                        "enrolid": enrol_ids[k],
+                        "userid": uid,
+                        "timestart": 0,
+                        "timeend": 0,
+                        "modifierid": 2,
+                        "timecreated": NOW - 86400,
+                        "timemodified": NOW - 86400,
+                    }
+                )
+            completions.append(
+                {
+                    "userid": uid,
+                    "course": courses[n % 3],
+                    "timeenrolled": 0,
+                    "timestarted": 0,
+                    "timecompleted": NOW - 3600 if n % 2 else None,
+                    "reaggregate": 0,
+                }
+            )
+            badge = site_badge if n % 2 else course_badge
+            issued.append(
+                {
+                    "badgeid": badge,
+                    "userid": uid,
+                    "dateissued": NOW - 7200,
+                    "dateexpire": None,
+                    "uniquehash": f"bulk{n}",
+                    "visible": 1,
+                }
+            )
+            for step, course in enumerate((0, courses[n % 3], courses[(n + 1) % 3])):
+                logs.append(
+                    {
+                        "eventname": "\\core\\event\\course_viewed",
+                        "component": "core",
+                        "action": "viewed",
+                        "target": "course",
+                        "crud": "r",
+                        "edulevel": 2,
+                        "contextid": 1,
+                        "contextlevel": 50,
+                        "contextinstanceid": 0,
+                        "userid": uid,
+                        "courseid": course,
+                        "anonymous": 0,
+                        "timecreated": NOW - 86400 + 60 * step + n,
+                        "origin": "web",
+                        "ip": "192.0.2.1",
+                        "realuserid": None,
+                    }
+                )
+        await conn.execute(insert(t.user_enrolments), enrolments)
+        await conn.execute(insert(t.course_completions), completions)
+        await conn.execute(insert(t.badge_issued), issued)
+        await conn.execute(insert(t.logstore_standard_log), logs)
+
+
+async def test_statements_do_not_grow_with_the_page_size(site: Site, moodle: Moodle) -> None:
+    await build_many(site)
+    token = await admin_token(site)
+    counts: dict[int, int] = {}
+    for first in (1, 50, 500):
+        with StatementCounter(moodle) as counter:
+            response = await post(moodle, PAGE, {"first": first}, token=token)
+        body = response.json()
+        assert response.status_code == 200, body
+        assert "errors" not in body, body["errors"]
+        edges = body["data"]["users"]["edges"]
+        assert len(edges) == first
+        assert body["data"]["users"]["totalCount"] == LEARNERS
+        counts[first] = len(counter.statements)
+    # Every page holds learners with enrolments, badges and logs, so every loader runs each time.
+    assert counts[1] == counts[50] == counts[500], counts
+
+
+async def test_a_500_page_answers_every_learner(site: Site, moodle: Moodle) -> None:
+    """The batch answers are routed back to the right learner (spot checks on the bulk rows)."""
+    await build_many(site)
+    token = await admin_token(site)
+    response = await post(moodle, PAGE, {"first": 500}, token=token)
+    edges = response.json()["data"]["users"]["edges"]
+    by_name = {e["node"]["fullname"]: e["node"] for e in edges}
+    # bulk7: n = 7 is odd: enrolled in courses 1 and 2, completed course 1, issued the site badge.
+    seven = by_name["Bulk7 Learner"]
+    assert seven["definumStats"]["courses"] == 2
+    assert seven["definumStats"]["finishedCoursesRatio"] == 50
+    assert [b["badge"]["name"] for b in seven["badges"]] == ["Site badge"]
+    assert seven["badges"][0]["badge"]["course"] is None
+    # bulk8: n = 8 is even: courses 2 and 0, no completion, the course badge of course 0.
+    eight = by_name["Bulk8 Learner"]
+    assert eight["definumStats"]["finishedCoursesRatio"] == 0
+    assert eight["badges"][0]["badge"]["course"] == {"fullname": "Course 0"}
+    # Learner n is in courses n % 3 and (n + 1) % 3. Of n = 0..519, 174 have n % 3 = 0 and 173
+    # each 1 and 2: course 1 holds residues 0 and 1 (347), course 2 residues 1 and 2 (346).
+    learners = {
+        e["course"]["fullname"]: e["course"]["enrolledLearners"] for e in seven["enrolments"]
+    }
+    assert learners == {"Course 1": 347, "Course 2": 346}
