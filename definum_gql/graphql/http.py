@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
 from definum_gql.auth import FUNCTION, AuthError, check_service, check_token, client_address
@@ -185,13 +186,26 @@ class GraphQLEndpoint:
                 request_id=request_id,
                 caller_id=caller_id,
             )
-            result = await self.schema.execute(
-                query,
-                variable_values=variables,
-                context_value=context,
-                operation_name=operation,
-                allowed_operation_types=(OperationType.QUERY,),
-            )
+            try:
+                result = await self.schema.execute(
+                    query,
+                    variable_values=variables,
+                    context_value=context,
+                    operation_name=operation,
+                    allowed_operation_types=(OperationType.QUERY,),
+                )
+            except InvalidOperationTypeError:
+                error = request_error(
+                    "Only queries are served (definum-gql is read-only).",
+                    "GRAPHQL_VALIDATION_FAILED",
+                )
+                return _json({"errors": [error]}, 400)
+            except CannotGetOperationTypeError:
+                error = request_error(
+                    f"Unknown or ambiguous operation {operation!r}: name one with operationName.",
+                    "GRAPHQL_VALIDATION_FAILED",
+                )
+                return _json({"errors": [error]}, 400)
         body: dict[str, Any] = {}
         status = 200
         if result.errors:
