@@ -195,17 +195,17 @@ class GraphQLEndpoint:
                     allowed_operation_types=(OperationType.QUERY,),
                 )
             except InvalidOperationTypeError:
-                error = request_error(
+                refusal = request_error(
                     "Only queries are served (definum-gql is read-only).",
                     "GRAPHQL_VALIDATION_FAILED",
                 )
-                return _json({"errors": [error]}, 400)
+                return _json({"errors": [refusal]}, 400)
             except CannotGetOperationTypeError:
-                error = request_error(
+                refusal = request_error(
                     f"Unknown or ambiguous operation {operation!r}: name one with operationName.",
                     "GRAPHQL_VALIDATION_FAILED",
                 )
-                return _json({"errors": [error]}, 400)
+                return _json({"errors": [refusal]}, 400)
         body: dict[str, Any] = {}
         status = 200
         if result.errors:
