@@ -254,3 +254,37 @@ async def test_owner_name_is_escaped_in_the_xml_message(site: Site, moodle: Mood
     response = await call(moodle, params("3", fmt="xml"))
     assert b"<MESSAGE>Refused web service access for suspended username: " in response.content
     assert b"a&amp;b&quot;&lt;c&gt;</MESSAGE>" in response.content
+
+
+async def test_an_unexpected_failure_is_a_moodle_error_not_a_500(
+    site: Site, moodle: Moodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await ready(site)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr("definum_gql.rest.server.definum_stats", broken)
+    response = await call(moodle, params("3"))
+    assert response.status_code == 200
+    assert response.content == json_error(
+        "moodle_exception", "generalexceptionmessage", "Error: internal error"
+    )
+
+
+async def test_a_connection_lost_mid_query_is_503(
+    site: Site, moodle: Moodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    await ready(site)
+
+    async def lost(*args: object, **kwargs: object) -> None:
+        raise OperationalError("SELECT 1", {}, ConnectionResetError("server closed"))
+
+    monkeypatch.setattr("definum_gql.rest.server.resolve_user", lost)
+    response = await call(moodle, params("3", fmt="xml"))
+    assert response.status_code == 503
+    assert response.content == xml_error(
+        "dml_connection_exception", "dbconnectionfailed", "Database connection failed"
+    )
