@@ -24,11 +24,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from starlette.applications import Starlette
 
 from definum_gql.auth import AuthError, check_service, check_token
 from definum_gql.config import Settings
 from definum_gql.moodle.site import Moodle
+from definum_gql.rest import rest_routes
 from definum_gql.stats.activity import monthly_activity
 from definum_gql.stats.badges import load_badges
 from definum_gql.stats.courses import load_enrolments
@@ -383,29 +386,42 @@ class Scenario:
     moodle: Moodle
 
 
+@dataclasses.dataclass
+class _Sites:
+    loaded: dict[str, Scenario] = dataclasses.field(default_factory=dict)
+    # A backend that could not be loaded is not retried by every test (a skip or a failure).
+    refused: dict[str, BaseException] = dataclasses.field(default_factory=dict)
+
+
 @pytest.fixture(scope="session")
-async def _scenario_sites() -> AsyncIterator[dict[str, Scenario]]:
+async def _scenario_sites() -> AsyncIterator[_Sites]:
     """Each backend's scenario database, loaded on first use and dropped at the session's end."""
-    sites: dict[str, Scenario] = {}
+    sites = _Sites()
     yield sites
-    for site in sites.values():
+    for site in sites.loaded.values():
         await site.moodle.dispose()
         await drop_scenario(site.database)
 
 
 @pytest.fixture(params=SCENARIO_BACKENDS)
 async def scenario(
-    request: pytest.FixtureRequest, shared_dir: Path, _scenario_sites: dict[str, Scenario]
+    request: pytest.FixtureRequest, shared_dir: Path, _scenario_sites: _Sites
 ) -> Scenario:
     backend: str = request.param
-    if backend not in _scenario_sites:
-        db = await load_scenario(backend, shared_dir)
+    if backend in _scenario_sites.refused:
+        raise _scenario_sites.refused[backend]
+    if backend not in _scenario_sites.loaded:
+        try:
+            db = await load_scenario(backend, shared_dir)
+        except BaseException as exc:
+            _scenario_sites.refused[backend] = exc
+            raise
         moodle = Moodle.from_settings(
             Settings(database_url=db.url, site_cache_seconds=0),
             clock=lambda: float(SCENARIO_NOW),
         )
-        _scenario_sites[backend] = Scenario(backend, db, moodle)
-    return _scenario_sites[backend]
+        _scenario_sites.loaded[backend] = Scenario(backend, db, moodle)
+    return _scenario_sites.loaded[backend]
 
 
 # --- the document ---
@@ -448,6 +464,25 @@ async def test_document_fields_come_in_the_contract_order(scenario: Scenario) ->
         "dateissued",
         "dateissuedstr",
     ]
+
+
+async def test_readable_strings_in_french(scenario: Scenario) -> None:
+    # strftimedaydatetime in French, "%A %d %B %Y, %H:%M", same instants as the English table.
+    async with scenario.moodle.connect() as conn:
+        documents = await definum_stats(scenario.moodle, conn, [7, 8, 9], lang="fr")
+    got = {
+        i: (d.lastloginstr, [b.dateissuedstr for b in d.badges], d.timespentinmonthstr)
+        for i, d in documents.items()
+    }
+    assert got == {
+        7: ("mardi 10 novembre 2026, 11:00", ["mardi 10 novembre 2026, 13:00"], "3h 38m 20s"),
+        8: (
+            "lundi 02 novembre 2026, 09:00",
+            ["lundi 02 novembre 2026, 10:00", "mardi 20 octobre 2026, 12:05"],
+            "2h 19m 0s",
+        ),
+        9: ("Jamais", [], "27m 0s"),
+    }
 
 
 # --- identity lookups ---
@@ -702,3 +737,90 @@ async def test_scenario_token_of_a_service_without_the_function_is_refused(
         with pytest.raises(AuthError) as refused:
             await check_service(scenario.moodle, conn, site, caller, "definum_get_stats")
     assert _refusal(refused.value) == ACCESS
+
+
+# --- the REST door, end to end on the scenario ---
+
+
+async def _rest(scenario: Scenario, token_id: int, field: str, value: str, fmt: str) -> bytes:
+    app = Starlette(routes=rest_routes(scenario.moodle))
+    transport = httpx.ASGITransport(app=app, client=(LOCAL, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get(
+            "/webservice/rest/server.php",
+            params={
+                "wstoken": TOKENS[scenario.backend][token_id],
+                "wsfunction": "definum_get_stats",
+                "useridfield": field,
+                "userid": value,
+                "moodlewsrestformat": fmt,
+            },
+        )
+    assert response.status_code == 200
+    return response.content
+
+
+async def test_rest_answers_bob_by_padded_uppercase_username_in_json(scenario: Scenario) -> None:
+    # PHP json_encode: e-acute as \u00e9, "/" as "\/"; the numbers of the table above.
+    port = "8082" if scenario.backend == "postgresql" else "8081"
+    body = await _rest(scenario, 1, "username", " BOB ", "json")
+    assert body == (
+        b'{"id":7,"lastname":"Durand","firstname":"Bob","courses":3,"finishablecourses":2,'
+        b'"finishedcourses":1,"finishedcoursesratio":50,"badges":[{"id":5,'
+        b'"name":"Badge r\\u00e9voqu\\u00e9","issuername":"Universit\\u00e9 D\\u00e9finum",'
+        b'"issuerurl":"http:\\/\\/127.0.0.1:' + port.encode() + b'\\/",'
+        b'"issuercontact":"badges@definum.example.org","dateissued":1794312000,'
+        b'"dateissuedstr":"Tuesday, 10 November 2026, 01:00 PM"}],"numbadges":1,'
+        b'"lastlogin":1794304800,"lastloginstr":"Tuesday, 10 November 2026, 11:00 AM",'
+        b'"timespentinmonth":13100,"timespentinmonthstr":"3h 38m 20s","loginsinmonth":4}'
+    )
+
+
+async def test_rest_answers_zoe_with_markup_escaped_in_xml(scenario: Scenario) -> None:
+    body = await _rest(scenario, 4, "idnumber", "HTML-0012", "xml")
+    keys = [
+        ("id", "17"),
+        ("lastname", "Smith &amp; &lt;b&gt;Sons&lt;/b&gt;"),
+        ("firstname", "Zoë"),
+        ("courses", "1"),
+        ("finishablecourses", "0"),
+        ("finishedcourses", "0"),
+        ("finishedcoursesratio", "0"),
+    ]
+    tail = [
+        ("lastlogin", "0"),
+        ("lastloginstr", "Never"),
+        ("timespentinmonth", "0"),
+        ("timespentinmonthstr", "0s"),
+        ("loginsinmonth", "0"),
+    ]
+
+    def key(name: str, value: str) -> str:
+        return f'<KEY name="{name}"><VALUE>{value}</VALUE>\n</KEY>\n'
+
+    expected = (
+        '<?xml version="1.0" encoding="UTF-8" ?>\n<RESPONSE>\n<SINGLE>\n'
+        + "".join(key(n, v) for n, v in keys)
+        + '<KEY name="badges"><MULTIPLE>\n</MULTIPLE>\n</KEY>\n'
+        + key("numbadges", "0")
+        + "".join(key(n, v) for n, v in tail)
+        + "</SINGLE>\n</RESPONSE>\n"
+    )
+    assert body == expected.encode()
+
+
+@pytest.mark.parametrize(
+    ("token_id", "field", "value", "error"),
+    [
+        (2, "id", "7", b'"webservice_access_exception","errorcode":"accessexception"'),
+        (5, "id", "7", b'"moodle_exception","errorcode":"wsaccessusersuspended"'),
+        (7, "id", "7", b'"webservice_access_exception","errorcode":"accessexception"'),
+        (1, "id", "16", b'"dml_missing_record_exception","errorcode":"invaliduser"'),
+        (1, "email", "bob.durand@example.com", b'"dml_multiple_records_exception"'),
+    ],
+)
+async def test_rest_refusals_on_the_scenario(
+    scenario: Scenario, token_id: int, field: str, value: str, error: bytes
+) -> None:
+    body = await _rest(scenario, token_id, field, value, "json")
+    assert body.startswith(b'{"exception":' + error)
