@@ -39,6 +39,7 @@ from definum_gql.stats.document import definum_stats
 from definum_gql.stats.errors import MultipleUsersFound, UserNotFound
 from definum_gql.stats.identity import resolve_user
 from definum_gql.stats.months import Month
+from definum_gql.stats.timespent import Algorithm
 from definum_gql.stats.users import load_users
 from tests.scenario import (
     SCENARIO_BACKENDS,
@@ -648,6 +649,28 @@ async def test_monthly_activity_for_october_and_november(scenario: Scenario) -> 
     assert dict(november.by_course) == {0: 690, 2: 1320, 3: 6810, 4: 4280}
     # Days (Paris) with a counted row: 10-10 and 10-31; 11-01, 11-03, 11-10 and 11-20.
     assert (october.active_days, november.active_days) == (2, 4)
+
+
+async def test_dedication_sessions_in_november(scenario: Scenario) -> None:
+    # block_dedication: a session ends at a gap > 3600 s and lasts from its first to its last
+    # row; sessions of 120 s or less are dropped. Same rows as above (logout rows are rows).
+    # bob: 157-159 600 | 160-164 1500 (164 -> 165 is 4000 s) | 165-167 800
+    #      | 169-174 4200 (171 graded: not a row) | 178-181 2400 = 9500
+    # chloe: 184-185 240 | 186-191 5400 | 192-194 900 = 6540
+    # yamada: 198-200 3000 | 201 alone 0 | 202-203 same second 0 = 3000
+    # emma (from 1794700800): 207-209 1980.  jurgen: 195-197 720.  zoe: one logout row, 0.
+    async with scenario.moodle.connect() as conn:
+        site = await scenario.moodle.site(conn)
+        activity = await monthly_activity(
+            scenario.moodle,
+            conn,
+            site,
+            [7, 8, 9, 10, 11, 17],
+            [Month(2026, 11)],
+            algorithm=Algorithm.DEDICATION,
+        )
+    got = {user_id: rows[0].time_spent for user_id, rows in activity.items()}
+    assert got == {7: 9500, 8: 6540, 9: 720, 10: 3000, 11: 1980, 17: 0}
 
 
 # --- web service tokens (contract sections 2 and 6) ---
