@@ -5,9 +5,9 @@
   var endpoint = root.getAttribute("data-endpoint");
   var fetcher = GraphiQL.createFetcher({ url: endpoint });
   var defaultQuery = [
-    "# Paste your Moodle web service token in the Headers pane below:",
-    "#   {\"Authorization\": \"Bearer <token>\"}",
-    "# Ctrl-Enter runs the query; Ctrl-Space completes; the Docs pane describes every field.",
+    "# Put your Moodle web service token in Headers (below),",
+    "# then re-fetch the schema (the circular arrow, bottom left).",
+    "# Ctrl-Enter runs; Ctrl-Space completes; Docs describes every field.",
     "",
     "query LearnerDashboard($id: String!) {",
     "  user(by: ID, value: $id) {",
