@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -49,7 +50,7 @@ def _ensure_demo(settings: Settings) -> Settings:
         result = asyncio.run(build_demo_site(url, progress=_progress_printer()))
         err.print(f"Demo token: [bold]{result.tokens['valid']}[/bold]")
     os.environ["DEFINUM_DATABASE_URL"] = url
-    return _settings(database_url=url)
+    return settings.model_copy(update={"database_url": SecretStr(url)})
 
 
 def _progress_printer() -> Any:
