@@ -1,0 +1,487 @@
+"""Time spent (contract section 5): one hand-computed test per rule, then a property test.
+
+Times are written relative to a base instant; every expected number is worked out in the comment
+beside it. Default parameters: T = 3,600 s, C = 900 s, no enrolment filter. The site timezone is
+Europe/Paris and "now" is frozen at 2026-11-25T17:42:03Z (18:42:03 in Paris).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, event, insert
+
+from definum_gql.config import Settings
+from definum_gql.moodle.site import Moodle
+from definum_gql.stats.timespent import (
+    Algorithm,
+    TimeSpent,
+    UseStatsParams,
+    sql_window_use_stats,
+    time_spent,
+    use_stats_params,
+)
+from tests import timespent_reference as ref
+from tests.builders import NOW, Site
+
+PARIS = ZoneInfo("Europe/Paris")
+P = UseStatsParams(threshold=3600, lastpingcredit=900, enrolmentfilter=False)
+# 2026-11-01T00:00 Paris (CET, +01:00) and 2026-12-01T00:00 Paris.
+NOV = (1793487600, 1796079600)
+# 2026-10-01T00:00 Paris (CEST, +02:00) .. 2026-11-01T00:00 Paris (CET).
+OCT = (1790805600, 1793487600)
+# 2026-11-20T00:00 Paris: a quiet past day of the current month.
+DAY = 1795129200 + 9 * 3600  # 09:00 Paris
+
+
+async def spent(
+    moodle: Moodle,
+    users: Sequence[int],
+    ranges: Sequence[tuple[int, int]] = (NOV,),
+    params: UseStatsParams = P,
+    algorithm: Algorithm = Algorithm.USE_STATS,
+) -> dict[int, list[TimeSpent]]:
+    async with moodle.connect() as conn:
+        return await time_spent(
+            conn,
+            moodle.tables,
+            users,
+            ranges,
+            now=NOW,
+            params=params,
+            tz=PARIS,
+            algorithm=algorithm,
+        )
+
+
+async def windowed(
+    moodle: Moodle,
+    users: Sequence[int],
+    ranges: Sequence[tuple[int, int]] = (NOV,),
+    params: UseStatsParams = P,
+) -> dict[int, list[TimeSpent]]:
+    async with moodle.connect() as conn:
+        return await sql_window_use_stats(
+            conn, moodle.tables, users, ranges, now=NOW, params=params, tz=PARIS
+        )
+
+
+async def both(
+    moodle: Moodle,
+    user: int,
+    params: UseStatsParams = P,
+    ranges: Sequence[tuple[int, int]] = (NOV,),
+) -> TimeSpent:
+    """The streamed answer, checked equal to the window-function one."""
+    streamed = (await spent(moodle, [user], ranges, params))[user][0]
+    assert (await windowed(moodle, [user], ranges, params))[user][0] == streamed
+    return streamed
+
+
+async def test_worked_example_login_course_view_and_a_last_view_earn_1500(
+    site: Site, moodle: Moodle
+) -> None:
+    user = await site.user()
+    course = await site.course()
+    await site.login(user, DAY)  # lap 180 (site)
+    await site.log(user, DAY + 180, courseid=course)  # lap 420
+    await site.log(user, DAY + 600, courseid=course)  # then nothing for days: C = 900
+    result = await both(moodle, user)
+    assert result == TimeSpent(180 + 420 + 900, {0: 180, course: 420 + 900}, 1)
+
+
+async def test_graded_user_row_is_skipped_and_never_next(site: Site, moodle: Moodle) -> None:
+    user = await site.user()
+    course = await site.course()
+    await site.login(user, DAY)  # next counted row is at +300: lap 300, not 100
+    await site.log(user, DAY + 100, courseid=course, action="graded", target="user")
+    await site.log(user, DAY + 300, courseid=course)  # last: 900
+    # A graded row of another target is an ordinary row.
+    await site.log(user, DAY + 50_000, courseid=course, action="graded", target="grade")  # 900
+    result = await both(moodle, user)
+    assert result == TimeSpent(300 + 900 + 900, {0: 300, course: 1800}, 1)
+
+
+async def test_lap_over_threshold_is_credited_min_of_credit_and_now_minus_row(
+    site: Site, moodle: Moodle
+) -> None:
+    user = await site.user()
+    # T = 600, C = 3,600: a lap over T becomes min(C, now - t).
+    params = UseStatsParams(threshold=600, lastpingcredit=3600, enrolmentfilter=False)
+    await site.log(user, NOW - 2000)  # gap 1,000 > 600 -> min(3,600, 2,000) = 2,000
+    await site.log(user, NOW - 1000)  # last -> min(3,600, 1,000) = 1,000
+    result = await both(moodle, user, params)
+    assert result.total == 3000
+    # With the defaults: gap 3,601 > 3,600 -> min(900, ...) = 900, then the last row 900.
+    other = await site.user()
+    await site.log(other, DAY)
+    await site.log(other, DAY + 3601)
+    assert (await both(moodle, other)).total == 1800
+
+
+async def test_lap_of_exactly_the_threshold_is_kept(site: Site, moodle: Moodle) -> None:
+    user = await site.user()
+    await site.log(user, DAY)  # gap 3,600 is not > T: 3,600
+    await site.log(user, DAY + 3600)  # last: 900
+    assert (await both(moodle, user)).total == 4500
+
+
+async def test_last_row_credit_is_capped_by_now(site: Site, moodle: Moodle) -> None:
+    user = await site.user()
+    await site.log(user, NOW - 300)  # last counted row: min(900, 300) = 300
+    await site.log(user, NOW)  # at now: min(900, 0) = 0
+    await site.log(user, NOW + 10)  # after now: never read
+    result = await both(moodle, user)
+    # NOW - 300 -> NOW: lap 300; NOW: lap 0.
+    assert result == TimeSpent(300, {0: 300}, 1)
+
+
+async def test_cli_rows_are_ignored_and_null_origin_counts(site: Site, moodle: Moodle) -> None:
+    user = await site.user()
+    await site.login(user, DAY)  # next is +400 (the cli row is not next): 400
+    await site.log(user, DAY + 100, origin="cli")
+    await site.log(user, DAY + 400, origin="ws")  # next is +500: 100
+    await site.log(user, DAY + 500, origin=None)  # last: 900
+    assert (await both(moodle, user)).total == 400 + 100 + 900
+
+
+async def test_log_in_as_rows_are_ignored(site: Site, moodle: Moodle) -> None:
+    user = await site.user()
+    await site.login(user, DAY)  # 200
+    await site.log(user, DAY + 100, realuserid=2)  # an admin acting as the user
+    await site.log(user, DAY + 200)  # 900
+    await site.log(user, DAY + 90_000, realuserid=2)  # would have started another day
+    assert (await both(moodle, user)) == TimeSpent(1100, {0: 1100}, 1)
+
+
+async def test_failed_rows_are_ignored(site: Site, moodle: Moodle) -> None:
+    user = await site.user()
+    await site.log(user, DAY - 50, action="failed", target="user_login")
+    await site.login(user, DAY)  # 250
+    await site.log(user, DAY + 100, action="failed", target="user_login")
+    await site.log(user, DAY + 250)  # 900
+    assert (await both(moodle, user)).total == 1150
+
+
+async def test_logout_rows_earn_nothing(site: Site, moodle: Moodle) -> None:
+    user = await site.user()
+    await site.login(user, DAY)  # 100
+    await site.log(user, DAY + 100)  # 300 (up to the logout)
+    await site.log(user, DAY + 400, action="loggedout", target="user")  # 0 (would be 600)
+    await site.log(user, DAY + 1000)  # 300
+    await site.log(user, DAY + 1300, action="logout", target="user")  # 0 (would be 900)
+    assert (await both(moodle, user)) == TimeSpent(700, {0: 700}, 1)
+
+
+async def test_laps_count_toward_each_rows_own_course(site: Site, moodle: Moodle) -> None:
+    user = await site.user()
+    a = await site.course()
+    b = await site.course()
+    await site.login(user, DAY)  # site: 60
+    await site.log(user, DAY + 60, courseid=a)  # a: 240
+    await site.log(user, DAY + 300, courseid=b)  # b: 100
+    await site.log(user, DAY + 400, courseid=None)  # site (NULL course): 200
+    await site.log(user, DAY + 600, courseid=a)  # a: 900
+    result = await both(moodle, user)
+    assert result == TimeSpent(1500, {0: 260, a: 1140, b: 100}, 1)
+
+
+async def test_enrolment_filter_moves_the_start_to_the_latest_enrolment(
+    site: Site, moodle: Moodle
+) -> None:
+    user = await site.user()
+    a = await site.course()
+    b = await site.course()
+    c = await site.course()
+    await site.enrol(user, a, timestart=DAY - 86400)
+    await site.enrol(user, b, timestart=DAY + 1000)  # the latest active start before the end
+    await site.enrol(user, c, timestart=DAY + 2000, status=1)  # suspended: not considered
+    await site.enrol(user, c, method="self", timestart=NOV[1])  # starts after the range
+    await site.log(user, DAY)  # before DAY + 1000: dropped
+    await site.log(user, DAY + 999)  # dropped
+    await site.log(user, DAY + 1000)  # 500
+    await site.log(user, DAY + 1500)  # 900
+    params = UseStatsParams(3600, 900, enrolmentfilter=True)
+    assert (await both(moodle, user, params)).total == 1400
+    # Off: DAY -> +999 (999), +999 -> +1000 (1), 500, 900.
+    assert (await both(moodle, user)).total == 2400
+
+
+async def test_a_past_month_ends_at_its_end(site: Site, moodle: Moodle) -> None:
+    user = await site.user()
+    await site.log(user, OCT[1] - 1000)  # the last row of October: min(900, now - t) = 900
+    await site.log(user, OCT[1] + 100)  # November: neither counted nor "next"
+    await site.log(user, OCT[0] - 1)  # September
+    result = await both(moodle, user, ranges=(OCT,))
+    assert result == TimeSpent(900, {0: 900}, 1)
+
+
+async def test_config_plugins_parameters_override_settings(site: Site, moodle: Moodle) -> None:
+    mine = Settings(use_stats_threshold=30, use_stats_lastpingcredit=5)
+    site_config = await moodle.site()
+    assert use_stats_params(site_config, mine) == UseStatsParams(1800, 300, False)
+    await site.plugin_config("block_use_stats", threshold="10", lastpingcredit="2")
+    await site.plugin_config("block_use_stats", enrolmentfilter="1")
+    params = use_stats_params(await moodle.site(), mine)
+    assert params == UseStatsParams(600, 120, True)
+    # Each value falls back on its own when it is not a number.
+    await site.plugin_config("block_use_stats", threshold="abc", enrolmentfilter="")
+    params = use_stats_params(await moodle.site(), mine)
+    assert params == UseStatsParams(1800, 120, False)
+    user = await site.user()
+    await site.log(user, DAY)  # gap 1,000 > 600: min(120, ...) = 120
+    await site.log(user, DAY + 1000)  # last: 120
+    params = use_stats_params(await moodle.site(), Settings(use_stats_lastpingcredit=5))
+    assert params.threshold == 3600
+    await site.plugin_config("block_use_stats", threshold="10")
+    params = use_stats_params(await moodle.site(), Settings())
+    assert (await both(moodle, user, params)).total == 240
+
+
+async def test_dst_months_use_paris_boundaries_and_days(site: Site, moodle: Moodle) -> None:
+    user = await site.user()
+
+    def utc(*parts: int) -> int:
+        return int(datetime(*parts, tzinfo=UTC).timestamp())
+
+    # October 2026 in Paris: 2026-09-30T22:00Z (CEST) to 2026-10-31T23:00Z (CET); the clocks go
+    # back on Sunday 25 October at 01:00Z.
+    october = (utc(2026, 9, 30, 22), utc(2026, 10, 31, 23))
+    assert october == OCT
+    await site.log(user, utc(2026, 9, 30, 21, 30))  # 23:30 on 30 September: not October
+    await site.log(user, utc(2026, 9, 30, 22, 30))  # 00:30 on 1 October: 900
+    await site.log(user, utc(2026, 10, 25, 21, 0))  # 22:00 CET on 25 October: 1,800
+    await site.log(user, utc(2026, 10, 25, 21, 30))  # 22:30 CET on 25 October: 3,600 (= T)
+    # 23:30 CET on 25 October (00:30 on the 26th at the summer offset).
+    await site.log(user, utc(2026, 10, 25, 22, 30))  # 900
+    await site.log(user, utc(2026, 10, 31, 22, 30))  # 23:30 on 31 October: 900
+    await site.log(user, utc(2026, 10, 31, 23, 30))  # 00:30 on 1 November: not October
+    result = await both(moodle, user, ranges=(october,))
+    # Days: 1 October, 25 October, 31 October.
+    assert result == TimeSpent(900 + 1800 + 3600 + 900 + 900, {0: 8100}, 3)
+    # March 2026: 2026-02-28T23:00Z (CET) to 2026-03-31T22:00Z (CEST); forward on 29 March.
+    march = (utc(2026, 2, 28, 23), utc(2026, 3, 31, 22))
+    other = await site.user()
+    await site.log(other, utc(2026, 2, 28, 23, 0))  # 00:00 on 1 March: 900
+    await site.log(other, utc(2026, 3, 29, 0, 30))  # 01:30 CET on 29 March: 3,600
+    await site.log(other, utc(2026, 3, 29, 1, 30))  # 03:30 CEST on 29 March: 900
+    await site.log(other, utc(2026, 3, 31, 21, 59, 59))  # 23:59:59 on 31 March: 900
+    await site.log(other, utc(2026, 3, 31, 22, 0))  # 00:00 on 1 April: not March
+    result = await both(moodle, other, ranges=(march,))
+    assert result == TimeSpent(900 + 3600 + 900 + 900, {0: 6300}, 3)
+
+
+async def test_several_users_and_ranges_in_one_statement(site: Site, moodle: Moodle) -> None:
+    first = await site.user()
+    second = await site.user()
+    idle = await site.user()
+    course = await site.course()
+    await site.log(first, OCT[1] - 5000)  # October: 900
+    await site.log(first, DAY)  # November: 100
+    await site.log(first, DAY + 100, courseid=course)  # November: 900
+    await site.log(second, DAY + 5)  # November: 900
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(moodle.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        result = await spent(
+            moodle, [first, second, idle, 999_999, first], [OCT, NOV, (NOV[1], NOV[1] + 1)]
+        )
+    finally:
+        event.remove(moodle.engine.sync_engine, "before_cursor_execute", count)
+    assert len(statements) == 1
+    assert set(result) == {first, second, idle, 999_999}
+    assert result[first] == [
+        TimeSpent(900, {0: 900}, 1),
+        TimeSpent(1000, {0: 100, course: 900}, 1),
+        TimeSpent(),  # December starts after now
+    ]
+    assert result[second] == [TimeSpent(), TimeSpent(900, {0: 900}, 1), TimeSpent()]
+    assert result[idle] == result[999_999] == [TimeSpent(), TimeSpent(), TimeSpent()]
+    assert await spent(moodle, [], [NOV]) == {}
+    assert await spent(moodle, [first], []) == {first: []}
+
+
+async def test_dedication_sessions_split_at_an_hour_and_short_ones_dropped(
+    site: Site, moodle: Moodle
+) -> None:
+    user = await site.user()
+    a = await site.course()
+    b = await site.course()
+    await site.login(user, DAY)
+    await site.log(user, DAY + 600, courseid=a)
+    await site.log(user, DAY + 1200, courseid=b)
+    await site.log(user, DAY + 4000, courseid=a)  # gap 2,800: same session; ends at +4,000
+    await site.log(user, DAY + 7601, courseid=a)  # gap 3,601: new session
+    await site.log(user, DAY + 7661, courseid=a)  # a 60 s session: dropped
+    await site.log(user, DAY + 20_000)  # site
+    await site.log(user, DAY + 20_120)  # exactly 120 s: dropped
+    await site.log(user, DAY + 30_000, action="failed")  # ignored
+    result = (await spent(moodle, [user], algorithm=Algorithm.DEDICATION))[user][0]
+    # All rows: sessions [0, 4,000] = 4,000; [7,601, 7,661] = 60 (dropped); [20,000, 20,120] = 120
+    # (dropped).
+    # Course a: rows +600, +4,000 (gap 3,400), +7,601 (gap 3,601 -> new), +7,661:
+    # [600, 4,000] = 3,400; [7,601, 7,661] = 60 dropped. Course b: one row, 0.
+    # Site: +0, +20,000 (new), +20,120: 0 and 120, both dropped.
+    assert result == TimeSpent(4000, {a: 3400}, 1)
+
+
+# The property test: random trails against the plain reference, on every database.
+
+ACTIONS = st.sampled_from(
+    [
+        ("viewed", "course"),
+        ("viewed", "course"),
+        ("viewed", "course"),
+        ("viewed", "course"),
+        ("loggedin", "user"),
+        ("loggedout", "user"),
+        ("logout", "user"),
+        ("graded", "user"),
+        ("graded", "grade"),
+        ("failed", "user_login"),
+    ]
+)
+ROW = st.fixed_dictionaries(
+    {
+        "user": st.sampled_from([0, 0, 1, 2]),
+        # Each row follows the user's previous one by a gap near the edges that matter (the
+        # thresholds, the dedication limits) or by days, across the month boundaries.
+        "gap": st.sampled_from(
+            [0, 1, 30, 59, 60, 61, 119, 120, 121, 300, 599, 600, 601, 3599, 3600, 3601, 7200] * 2
+            + [86400 * 3, 86400 * 13]
+        ),
+        "action": ACTIONS,
+        "course": st.sampled_from([0, 0, 1, 2, None]),
+        "origin": st.sampled_from(["web"] * 6 + ["ws", "cli", None]),
+        "realuser": st.sampled_from([None] * 11 + [2]),
+    }
+)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rows=st.lists(ROW, min_size=8, max_size=30),
+    threshold=st.sampled_from([60, 600, 3600]),
+    credit=st.sampled_from([0, 120, 900, 7200]),
+    enrolmentfilter=st.booleans(),
+    enrol_offsets=st.lists(st.integers(0, 40 * 24).map(lambda hours: hours * 3600), max_size=3),
+)
+async def test_random_trails_match_the_reference(
+    site: Site,
+    moodle: Moodle,
+    rows: list[dict[str, Any]],
+    threshold: int,
+    credit: int,
+    enrolmentfilter: bool,
+    enrol_offsets: list[int],
+) -> None:
+    users = [3 + n for n in range(3)]  # ids the site gives the three users below
+    if await site.count(site.t.user) < 5:
+        assert [await site.user() for _ in range(3)] == users
+        await site.course()
+        await site.course()
+    base = OCT[0] - 3 * 86400
+    log = site.t.logstore_standard_log
+    ue = site.t.user_enrolments
+    # September's last minutes, so trails cross into October, and later into November.
+    last = dict.fromkeys(users, OCT[0] - 600)
+    values = []
+    for row in rows:
+        action, target = row["action"]
+        user = users[row["user"]]
+        last[user] += row["gap"]
+        values.append(
+            {
+                "eventname": "\\core\\event\\x",
+                "component": "core",
+                "action": action,
+                "target": target,
+                "crud": "r",
+                "edulevel": 2,
+                "contextid": 1,
+                "contextlevel": 50,
+                "contextinstanceid": 0,
+                "userid": user,
+                "courseid": row["course"],
+                "anonymous": 0,
+                "timecreated": last[user],
+                "origin": row["origin"],
+                "realuserid": row["realuser"],
+            }
+        )
+    enrolments = [
+        {
+            "status": 0,
+            "enrolid": 1000 + n,
+            "userid": users[n % 3],
+            "timestart": base + offset,
+            "timeend": 0,
+            "modifierid": 2,
+            "timecreated": 0,
+            "timemodified": 0,
+        }
+        for n, offset in enumerate(enrol_offsets)
+    ]
+    async with site.db.writer.begin() as conn:
+        if values:
+            await conn.execute(insert(log), values)
+        if enrolments:
+            await conn.execute(insert(ue), enrolments)
+    try:
+        stored = [dict(v, id=n + 1) for n, v in enumerate(values)]
+        # ids are given in insertion order; only their order matters to the reference.
+        params = UseStatsParams(threshold, credit, enrolmentfilter)
+        ranges = [OCT, NOV, (OCT[0] + 86400 * 3 + 7, OCT[0] + 86400 * 9)]
+        starts = {
+            u: [e["timestart"] for e in enrolments if e["userid"] == u] if enrolmentfilter else []
+            for u in users
+        }
+        streamed = await spent(moodle, users, ranges, params)
+        window = await windowed(moodle, users, ranges, params)
+        dedicated = await spent(moodle, users, ranges, params, Algorithm.DEDICATION)
+        for u in users:
+            for k, (start, end) in enumerate(ranges):
+                e = ref.use_stats(
+                    stored,
+                    u,
+                    start,
+                    end,
+                    now=NOW,
+                    threshold=threshold,
+                    credit=credit,
+                    tz=PARIS,
+                    enrolment_starts=starts[u],
+                )
+                expected = TimeSpent(e.total, e.by_course, e.active_days)
+                assert streamed[u][k] == expected
+                assert window[u][k] == expected
+                d = ref.dedication(
+                    stored, u, start, end, now=NOW, tz=PARIS, enrolment_starts=starts[u]
+                )
+                assert dedicated[u][k] == TimeSpent(d.total, d.by_course, d.active_days)
+    finally:
+        async with site.db.writer.begin() as conn:
+            await conn.execute(delete(log))
+            await conn.execute(delete(ue))
+
+
+@pytest.mark.parametrize("value", ["60", " 60 ", "60.0"])
+def test_minutes_are_read_like_php_numbers(value: str) -> None:
+    from definum_gql.moodle.site import SiteConfig
+
+    config = SiteConfig(values={}, plugins={("block_use_stats", "threshold"): value})
+    assert use_stats_params(config, Settings()).threshold == 3600
