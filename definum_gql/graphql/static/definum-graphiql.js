@@ -5,9 +5,9 @@
   var endpoint = root.getAttribute("data-endpoint");
   var fetcher = GraphiQL.createFetcher({ url: endpoint });
   var defaultQuery = [
-    "# Put your Moodle web service token in Headers (below),",
-    "# then re-fetch the schema (the circular arrow, bottom left).",
-    "# Ctrl-Enter runs; Ctrl-Space completes; Docs describes every field.",
+    "# Put your web service token in Headers (below),",
+    "# then reload the schema (circular arrow, left).",
+    "# Ctrl-Enter runs the query.",
     "",
     "query LearnerDashboard($id: String!) {",
     "  user(by: ID, value: $id) {",
