@@ -373,3 +373,23 @@ EXECUTED = {
     "monthly_activity_chart.graphql": test_monthly_activity_chart,
     "learner_list.graphql": test_learner_list_pages_and_filters,
 }
+
+
+async def test_all_enrolments_include_suspended_ones(site: Site, moodle: Moodle) -> None:
+    ids = await build(site)
+    query = """query($id: String!) { user(value: $id) {
+      enrolments(activeOnly: false) { course { id } status active } } }"""
+    result = await data(moodle, query, {"id": str(ids["ada"])}, token=await admin_token(site))
+    enrolments = sorted(result["user"]["enrolments"], key=lambda e: e["course"]["id"])
+    assert enrolments == [
+        {"course": {"id": ids["algebra"]}, "status": "ACTIVE", "active": True},
+        {"course": {"id": ids["biology"]}, "status": "ACTIVE", "active": True},
+        {"course": {"id": ids["chemistry"]}, "status": "SUSPENDED", "active": False},
+    ]
+
+
+async def test_page_size_null_means_the_default(site: Site, moodle: Moodle) -> None:
+    await build(site)
+    query = "{ users(first: null) { edges { node { username } } } }"
+    result = await data(moodle, query, token=await admin_token(site))
+    assert len(result["users"]["edges"]) == 4

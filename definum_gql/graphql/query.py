@@ -137,8 +137,10 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
     return int(key)
 
 
-def page_size(info: Info, first: int) -> int:
+def page_size(info: Info, first: int | None) -> int:
     limit = info.context.moodle.settings.max_page_size
+    if first is None:
+        return min(DEFAULT_PAGE, limit)
     if first < 0:
         raise ClientError("'first' must not be negative")
     if first > limit:
@@ -167,8 +169,10 @@ def _active_since(info: Info, text: str | None) -> int | None:
     return int(moment.timestamp())
 
 
+DEFAULT_PAGE = 50
 First = Annotated[
-    int, strawberry.argument(description="Page size (at most the server's `max_page_size`).")
+    int | None,
+    strawberry.argument(description="Page size (at most the server's `max_page_size`)."),
 ]
 After = Annotated[
     str | None,
@@ -185,10 +189,11 @@ class Query:
     async def user(
         self,
         info: Info,
-        value: Annotated[str, strawberry.argument(description="The value to look for.")],
         by: Annotated[
             UserIdField, strawberry.argument(description="The field `value` is matched against.")
         ] = UserIdField.ID,
+        *,
+        value: Annotated[str, strawberry.argument(description="The value to look for.")],
     ) -> User | None:
         ctx = info.context
         try:

@@ -473,13 +473,15 @@ class User:
         self,
         info: Info,
         active_only: Annotated[
-            bool,
+            bool | None,
             strawberry.argument(
-                description="Only enrolments giving access now (the legacy `courses` count)."
+                description="Only enrolments giving access now (the legacy `courses` count); "
+                "false lists suspended, future, ended and disabled ones too."
             ),
         ] = True,
     ) -> list[Enrolment]:
-        found = await enrolments_loader(info.context, active_only).load(self.row.id)
+        only = active_only is not False
+        found = await enrolments_loader(info.context, only).load(self.row.id)
         return [Enrolment(row=row) for row in found or []]
 
     @described("Issued badges, newest first (expired ones included).")
