@@ -32,8 +32,8 @@ class Context:
     conn: AsyncConnection
     now: int
     tz: ZoneInfo
-    lang: str
     request_id: str
+    #: The token owner; None when auth is off (demo).
     caller_id: int | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _loaders: dict[Hashable, DataLoader[int, Any]] = field(default_factory=dict)

@@ -182,7 +182,6 @@ class GraphQLEndpoint:
                 conn=conn,
                 now=moodle.now(),
                 tz=moodle.timezone(site),
-                lang=moodle.lang(site),
                 request_id=request_id,
                 caller_id=caller_id,
             )
