@@ -115,3 +115,16 @@ async def test_openapi_describes_the_endpoint(moodle: Moodle) -> None:
     assert set(operation["responses"]["200"]["content"]) == {"application/json", "application/xml"}
     error = document["components"]["schemas"]["Error"]
     assert error["required"] == ["exception", "errorcode", "message"]
+
+
+async def test_the_app_mounts_the_shim(site: Site, moodle: Moodle) -> None:
+    from definum_gql.app import create_app
+
+    owner = await ready(site)
+    app = create_app(moodle.settings, moodle=moodle)
+    transport = httpx.ASGITransport(app=app, client=PEER)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        answer = await client.get("/webservice/rest/server.php", params=params(str(owner)))
+        openapi = await client.get("/webservice/rest/openapi.json")
+    assert answer.json()["id"] == owner
+    assert openapi.status_code == 200
