@@ -310,3 +310,22 @@ async def test_unreachable_database_is_503(auth: str) -> None:
     assert response.status_code == 503
     error = only_error(response.json())
     assert error["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+
+
+async def test_database_lost_during_a_request_is_503(
+    site: Site, moodle: Moodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from definum_gql.graphql import loaders
+
+    async def lost(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("SELECT", {}, ConnectionResetError("server closed the connection"))
+
+    monkeypatch.setattr(loaders, "load_badges", lost)
+    token = await admin_token(site)
+    response = await post(moodle, '{ user(value: "2") { badges { expired } } }', token=token)
+    assert response.status_code == 503
+    error = only_error(response.json())
+    assert error["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+    assert "server closed" not in response.text
