@@ -261,3 +261,16 @@ async def test_expired_token_time_is_inclusive(site: Site, moodle: Moodle) -> No
     await ready(site, validuntil=NOW)
     response = await call(moodle, params("3"))
     assert "exception" not in response.json()
+
+
+async def test_a_get_body_is_not_read(site: Site, moodle: Moodle) -> None:
+    # PHP fills $_POST for POST requests only.
+    owner = await ready(site)
+    response = await call(
+        moodle,
+        params(str(owner)),
+        method="GET",
+        content=b"userid=999",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.json()["id"] == owner

@@ -72,12 +72,10 @@ def parse_urlencoded(raw: bytes) -> dict[str, Value]:
     return result
 
 
-async def read_body(request: Request) -> bytes:
-    return await request.body()
-
-
 async def parse_body(request: Request, body: bytes) -> dict[str, Value]:
-    """The form fields of the body; other bodies (JSON, XML) are not parameters, as in PHP."""
+    """The form fields of a POST body; other bodies (JSON, XML) are not parameters, as in PHP."""
+    if request.method != "POST":
+        return {}
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/x-www-form-urlencoded":
         return parse_urlencoded(body)
