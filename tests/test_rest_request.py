@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -74,6 +75,7 @@ def test_param_alpha(value: str, valid: bool) -> None:
         ('"\\', '"\\"\\\\"'),
         ("<&>'", '"<&>\'"'),
         ({"b": 1, "a": [True, None]}, '{"b":1,"a":[true,null]}'),
+        (Decimal("5"), "5"),
     ],
 )
 def test_php_json_encode(value: object, encoded: str) -> None:

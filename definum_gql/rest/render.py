@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from definum_gql.rest.errors import WsError
@@ -75,6 +76,8 @@ def php_json(value: Any) -> str:
         return str(value)
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, Decimal):
+        return str(int(value)) if value == value.to_integral_value() else repr(float(value))
     if isinstance(value, str):
         return _json_string(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
