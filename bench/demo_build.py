@@ -41,12 +41,17 @@ async def ensure_database(url: str) -> None:
                         text(f"CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0")
                     )
             else:
-                await conn.execute(
-                    text(
-                        f"CREATE DATABASE IF NOT EXISTS {name}"
-                        " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-                    )
+                found = await conn.scalar(
+                    text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :n"),
+                    {"n": name},
                 )
+                if not found:
+                    await conn.execute(
+                        text(
+                            f"CREATE DATABASE {name}"
+                            " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                        )
+                    )
     finally:
         await admin.dispose()
 

@@ -28,8 +28,6 @@ from tests import databases
 from tests.builders import NOW
 from tests.databases import create_database, drop_database
 
-TestDatabase = databases.TestDatabase
-
 SMALL: dict[str, Any] = {"users": 24, "courses": 6, "months": 2, "seed": 7, "now": NOW}
 # 2026-11-01T00:00 in Europe/Paris (UTC+1) is 2026-10-31T23:00Z: NOW minus 24 days 18:42:03.
 MONTH_START = NOW - (24 * 86400 + 18 * 3600 + 42 * 60 + 3)
@@ -38,19 +36,19 @@ assert MONTH_START == 1793487600
 
 @dataclass
 class Demo:
-    db: TestDatabase
+    db: databases.TestDatabase
     result: DemoResult
     moodle: Moodle
     stages: list[tuple[str, int, int]] = field(default_factory=list)
 
 
-async def _fresh(backend: str, tmp: Path) -> TestDatabase:
+async def _fresh(backend: str, tmp: Path) -> databases.TestDatabase:
     return await create_database(backend, tmp)
 
 
 @pytest.fixture(scope="module")
 async def demo(
-    database: TestDatabase, tmp_path_factory: pytest.TempPathFactory
+    database: databases.TestDatabase, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Demo]:
     db = await _fresh(database.backend, tmp_path_factory.mktemp("demo"))
     stages: list[tuple[str, int, int]] = []
@@ -68,7 +66,7 @@ async def _all(conn: AsyncConnection, query: Any) -> list[Any]:
     return list((await conn.execute(query)).all())
 
 
-async def _dump(db: TestDatabase) -> dict[str, list[tuple[Any, ...]]]:
+async def _dump(db: databases.TestDatabase) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     async with db.writer.connect() as conn:
         for table in db.tables.metadata.sorted_tables:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,8 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from definum_gql.demo.generator import LOG_COLUMNS, DemoGenerator, DemoSpec
 from definum_gql.demo.loader import (
+    Progress,
     analyze,
     backend,
+    create_indexes,
     insert_records,
     insert_rows,
     reset_sequences,
@@ -30,7 +32,6 @@ from definum_gql.demo.loader import (
 )
 from definum_gql.moodle.tables import MoodleTables, moodle_tables
 
-Progress = Callable[[str, int, int], None]
 T = TypeVar("T")
 
 __all__ = ["DemoResult", "DemoSiteExists", "build_demo_site", "default_demo_path", "demo_url"]
@@ -127,12 +128,8 @@ async def build_demo_site(
             await conn.commit()
             report("users", 1, 1)
 
-            log = tables.logstore_standard_log
-            report("indexes", 0, len(log.indexes))
-            for done, index in enumerate(sorted(log.indexes, key=lambda i: str(i.name)), 1):
-                await conn.run_sync(index.create)
-                await conn.commit()
-                report("indexes", done, len(log.indexes))
+            await create_indexes(conn, tables.logstore_standard_log, report)
+            await conn.commit()
             report("analyze", 0, 1)
             await reset_sequences(conn, tables.metadata.sorted_tables)
             await conn.commit()
