@@ -409,7 +409,7 @@ async def test_sqlite_demo_creates_its_folder(tmp_path: Path) -> None:
 
 
 def test_too_small_a_site_is_refused() -> None:
-    from definum_gql.demo.generator import DemoSpec
+    from definum_gql.demo.model import DemoSpec
 
     with pytest.raises(ValueError):
         DemoSpec(users=3, courses=6, months=1, seed=1, now=NOW)

@@ -19,7 +19,8 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from definum_gql.demo.generator import LOG_COLUMNS, DemoGenerator, DemoSpec
+from definum_gql.demo.activity import LOG_COLUMNS
+from definum_gql.demo.generator import DemoGenerator
 from definum_gql.demo.loader import (
     Progress,
     analyze,
@@ -30,6 +31,7 @@ from definum_gql.demo.loader import (
     reset_sequences,
     tune_session,
 )
+from definum_gql.demo.model import DemoSpec
 from definum_gql.moodle.tables import MoodleTables, moodle_tables
 
 T = TypeVar("T")

@@ -1,194 +1,45 @@
 """Rows of a realistic demo Moodle site, made from a seed and a "now" (same inputs, same rows).
 
-The small tables come out as dicts keyed by column name; the log comes out as tuples in
-``LOG_COLUMNS`` order, one day at a time, so millions of rows never sit in memory together. User
-rows are finished after the log, because their login and access times must agree with it.
+The small tables come out as dicts keyed by column name, the log (``activity.py``) as tuples one
+day at a time. User rows are finished after the log, because their login and access times must
+agree with it.
 """
 
 from __future__ import annotations
 
 import random
-import re
-import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from operator import itemgetter
-from typing import Any
 
-Row = dict[str, Any]
-DAY = 86400
-
-GUEST_ID = 1
-ADMIN_ID = 2
-SYSTEM_CONTEXT_ID = 1
-STUDENT_ROLE_ID = 5
-TEACHER_ROLE_ID = 3
-SERVICE_ID = 2
-
-LOG_COLUMNS = (
-    "id",
-    "eventname",
-    "component",
-    "action",
-    "target",
-    "objecttable",
-    "objectid",
-    "crud",
-    "edulevel",
-    "contextid",
-    "contextlevel",
-    "contextinstanceid",
-    "userid",
-    "courseid",
-    "relateduserid",
-    "anonymous",
-    "other",
-    "timecreated",
-    "origin",
-    "ip",
-    "realuserid",
+from definum_gql.demo.activity import Activity, LogRow
+from definum_gql.demo.model import (
+    ADMIN_ID,
+    DAY,
+    GUEST_ID,
+    SERVICE_ID,
+    STUDENT_ROLE_ID,
+    SYSTEM_CONTEXT_ID,
+    TEACHER_ROLE_ID,
+    Course,
+    DemoSpec,
+    Enrolment,
+    Person,
+    Row,
 )
-_TIME = LOG_COLUMNS.index("timecreated") - 1  # position in a row before its id is prepended
-
-CONFIG = {
-    "timezone": "Europe/Paris",
-    "forcetimezone": "99",
-    "lang": "en",
-    "badges_allowcoursebadges": "1",
-    "enablebadges": "1",
-    "mnet_localhost_id": "1",
-    "siteadmins": str(ADMIN_ID),
-    "siteguest": str(GUEST_ID),
-    "enablewebservices": "1",
-    "webserviceprotocols": "rest",
-    "maintenance_enabled": "0",
-    "defaultuserroleid": "7",
-    "release": "4.1.10 (Build: 20240422)",
-    "version": "2022112810.00",
-}
-USE_STATS = {"threshold": "60", "lastpingcredit": "15", "enrolmentfilter": "1"}
-ROLES = (
-    "manager",
-    "coursecreator",
-    "editingteacher",
-    "teacher",
-    "student",
-    "guest",
-    "user",
-    "frontpage",
+from definum_gql.demo.rows import (
+    CATEGORIES,
+    CONFIG,
+    COURSE_TOPICS,
+    FIRST_NAMES,
+    LAST_NAMES,
+    MODULES,
+    ROLES,
+    USE_STATS,
+    ascii_letters,
+    badge_row,
+    completion_row,
+    course_row,
+    user_row,
 )
-ISSUER = ("Université Définum", "https://definum.example.org/", "badges@definum.example.org")
-
-FIRST_NAMES = (
-    "Chloé", "Jürgen", "Zoë", "Amélie", "Łukasz", "José", "Noémie", "Søren", "Inès", "Björn",
-    "Anaïs", "François", "Maëlle", "Ömer", "Hélène", "Thomas", "Sarah", "Lucas", "Emma", "Hugo",
-    "Léa", "Nathan", "Camille", "Jules", "Manon", "Louis", "Alice", "Paul", "Sofia", "Adam",
-    "花子", "太郎", "美咲", "Олег", "Αθηνά", "محمد",
-)  # fmt: skip
-LAST_NAMES = (
-    "Müller", "Dubois", "Lefèvre", "Øvergård", "García", "Nguyễn", "Martin", "Bernard", "Petit",
-    "Durand", "Moreau", "Laurent", "Simon", "Michel", "Leroy", "Roux", "David", "Bertrand",
-    "O'Brien", "Kowalski", "Schäfer", "Fontaine", "Chevalier", "Rousseau", "Blanc", "Guérin",
-    "山田", "佐藤", "漢字", "Иванов", "Παπαδόπουλος",
-)  # fmt: skip
-CATEGORIES = ("Sciences", "Langues & Lettres", "Formation continue")
-COURSE_TOPICS = (
-    ("MATH", "Mathématiques discrètes"),
-    ("PHYS", "Physique générale"),
-    ("CHEM", "Chimie organique"),
-    ("HIST", "Histoire de l'Europe"),
-    ("LANG", "Japonais — 日本語入門"),
-    ("ECON", "Économie & gestion"),
-    ("INFO", "Programmation Python"),
-    ("BIOL", "Biologie cellulaire"),
-    ("PHIL", "Philosophie: <i>éthique</i>"),
-    ("SECU", "Sécurité informatique"),
-    ("DATA", "Données et statistiques"),
-    ("GERM", "Deutsch für Anfänger: Übungen"),
-)
-MODULES = ("page", "quiz", "assign", "forum", "resource", "url")
-
-
-@dataclass(frozen=True)
-class DemoSpec:
-    """What to build: sizes, the seed and the moment the site is "now"."""
-
-    users: int
-    courses: int
-    months: int
-    seed: int
-    now: int
-
-    def __post_init__(self) -> None:
-        if self.users < 10:
-            raise ValueError("a demo site needs at least 10 users")
-        if self.courses < 4:
-            raise ValueError("a demo site needs at least 4 courses")
-        if self.months < 1:
-            raise ValueError("a demo site needs at least 1 month of activity")
-
-    @property
-    def start(self) -> int:
-        """The first moment with activity: ``months`` average months before now."""
-        return self.now - self.months * 2_629_800
-
-
-@dataclass
-class Course:
-    id: int
-    context_id: int
-    completion: bool
-    modules: list[tuple[int, int, str]]  # (cmid, context id, module name)
-    enrol_ids: dict[str, int] = field(default_factory=dict)
-    self_enabled: bool = True
-    students: list[int] = field(default_factory=list)
-
-
-@dataclass
-class Enrolment:
-    course: Course
-    timestart: int
-    timeend: int
-
-
-@dataclass
-class Person:
-    """A generated user and, once the log is made, what the log says about them."""
-
-    id: int
-    row: Row
-    kind: str  # "regular", "lapsed", "never", "deleted"
-    teacher: bool
-    active_chance: float
-    active_from: int
-    active_until: int
-    ip: str
-    enrolments: list[Enrolment] = field(default_factory=list)
-    logins: list[int] = field(default_factory=list)
-    first_access: int = 0
-    last_access: int = 0
-    course_access: dict[int, int] = field(default_factory=dict)
-
-    def note_login(self, when: int) -> None:
-        self.logins = [*self.logins[-1:], when]
-
-    def note_access(self, when: int, course_id: int) -> None:
-        if not self.first_access:
-            self.first_access = when
-        self.last_access = max(self.last_access, when)
-        if course_id > 1:
-            self.course_access[course_id] = max(self.course_access.get(course_id, 0), when)
-
-
-_LETTERS = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "ß": "ss", "æ": "ae", "đ": "d"})
-_TAG = re.compile(r"<[^>]*>")
-
-
-def _ascii(text: str) -> str:
-    """The ASCII letters of a name, as a username would carry them."""
-    text = _TAG.sub("", text).translate(_LETTERS)
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return "".join(ch for ch in plain.lower() if ch.isalnum())
 
 
 class DemoGenerator:
@@ -204,9 +55,9 @@ class DemoGenerator:
         self.courses: list[Course] = []
         self.persons: list[Person] = []
         self.tokens: dict[str, str] = {}
-        self._cli_events: dict[int, list[tuple[Any, ...]]] = {}
+        self._cli_events: dict[int, list[LogRow]] = {}
         self.completions: list[Row] = []
-        self.log_rows = 0
+        self._activity: Activity | None = None
 
     def _context(self, rows: list[Row], level: int, instance: int, path: str, depth: int) -> int:
         context_id = self._next_context
@@ -314,9 +165,9 @@ class DemoGenerator:
 
         contexts = out["context"]
         self._context(contexts, 10, 0, "", 1)
-        site_context = self._context(contexts, 50, 1, "/1", 2)
+        self._context(contexts, 50, 1, "/1", 2)  # the site course's context
         out["course"].append(
-            _course_row(1, 0, 1, "Définum — démo", "definum", "site", 0, 1, installed, 0)
+            course_row(1, 0, 1, "Définum — démo", "definum", "site", 0, 1, installed, 0)
         )
         category_contexts = []
         for i, name in enumerate(CATEGORIES, 1):
@@ -339,7 +190,6 @@ class DemoGenerator:
                 }
             )
             category_contexts.append(self._context(contexts, 40, i, "/1", 2))
-        del site_context
 
         enrols = out["enrol"]
         cmid = 0
@@ -354,7 +204,7 @@ class DemoGenerator:
             started = self.spec.start - rng.randint(20, 200) * DAY
             ended = started + 365 * DAY if n % 4 == 3 else 0
             out["course"].append(
-                _course_row(
+                course_row(
                     course_id,
                     category,
                     n + 1,
@@ -408,11 +258,11 @@ class DemoGenerator:
             ("Ancien badge (archivé)", 4, None),
         ]
         for name, status, expiredate in site_badges:
-            badges.append(_badge_row(len(badges) + 1, name, status, None, expiredate, installed))
+            badges.append(badge_row(len(badges) + 1, name, status, None, expiredate, installed))
         for course in self.courses:
             if course.completion:
                 code = out["course"][course.id - 1]["shortname"]
-                row = _badge_row(
+                row = badge_row(
                     len(badges) + 1, f"Certificat {code}", 1, course.id, None, installed
                 )
                 if len(badges) % 2:
@@ -427,9 +277,9 @@ class DemoGenerator:
         spec, now = self.spec, self.now
         out: dict[str, list[Row]] = {name: [] for name in _PEOPLE_TABLES}
         installed = spec.start - 400 * DAY
-        guest = _user_row(GUEST_ID, "guest", "Guest user", " ", "root@localhost", installed)
+        guest = user_row(GUEST_ID, "guest", "Guest user", " ", "root@localhost", installed)
         guest["description"] = "This user is a special user that allows read-only access"
-        admin = _user_row(ADMIN_ID, "admin", "Admin", "Définum", "admin@example.org", installed)
+        admin = user_row(ADMIN_ID, "admin", "Admin", "Définum", "admin@example.org", installed)
         self.persons.append(Person(GUEST_ID, guest, "never", False, 0.0, 0, 0, ""))
         self.persons.append(
             Person(ADMIN_ID, admin, "regular", True, 0.5, spec.start, now, "198.51.100.2")
@@ -446,13 +296,13 @@ class DemoGenerator:
                 rng.choice(FIRST_NAMES),
                 rng.choice(LAST_NAMES),
             )
-            name = f"{_ascii(first)}.{_ascii(last)}".strip(".")
+            name = f"{ascii_letters(first)}.{ascii_letters(last)}".strip(".")
             username = f"{name}{uid}" if len(name) > 1 and "." in name else f"user{uid}"
             created = spec.start - rng.randint(30, 700) * DAY
             if rng.random() < 0.05:
                 created = spec.start + rng.randint(0, spec.months * 28) * DAY
             email = f"{username}@example.org" if uid % 17 else f"{username.title()}@Example.org"
-            row = _user_row(uid, username, first, last, email, created)
+            row = user_row(uid, username, first, last, email, created)
             row["idnumber"] = f"E{uid:06d}" if uid % 9 else ""
             row["lang"] = "fr" if uid % 3 == 0 else "en"
             kind = "regular"
@@ -589,7 +439,7 @@ class DemoGenerator:
                     done = (
                         rng.randint(begun + 7 * DAY, now - 3600) if begun + 7 * DAY < now else None
                     )
-                rows.append(_completion(len(rows) + 1, person.id, course.id, begun, done))
+                rows.append(completion_row(len(rows) + 1, person.id, course.id, begun, done))
             if person.id % 15 == 4 and person.kind != "deleted":
                 enrolled = {e.course.id for e in person.enrolments}
                 left = [c for c in self.courses if c.completion and c.id not in enrolled]
@@ -597,7 +447,7 @@ class DemoGenerator:
                     course = rng.choice(left)
                     begun = self.spec.start - 200 * DAY
                     rows.append(
-                        _completion(len(rows) + 1, person.id, course.id, begun, begun + 90 * DAY)
+                        completion_row(len(rows) + 1, person.id, course.id, begun, begun + 90 * DAY)
                     )
         self.completions = rows
 
@@ -723,155 +573,18 @@ class DemoGenerator:
                 )  # fmt: skip
                 self._cli_events.setdefault(done // DAY, []).append(event)
 
-    # The log, day by day.
-
-    def logs(self) -> Iterator[list[tuple[Any, ...]]]:
+    def logs(self) -> Iterator[list[LogRow]]:
         """Yields each day's log rows (with ids), ordered by time."""
-        spec = self.spec
-        first_day, last_day = spec.start // DAY, (spec.now - 1) // DAY
-        next_id = 1
-        for day in range(first_day, last_day + 1):
-            rows = self._day(day)
-            rows.extend(self._cli_events.get(day, ()))
-            rows.sort(key=itemgetter(_TIME))
-            out = [(next_id + i, *row) for i, row in enumerate(rows)]
-            next_id += len(out)
-            self.log_rows += len(out)
-            yield out
+        self._activity = Activity(self.spec, self.persons, self._cli_events, self._log_rng)
+        yield from self._activity.logs()
+
+    @property
+    def log_rows(self) -> int:
+        return self._activity.log_rows if self._activity else 0
 
     @property
     def log_days(self) -> int:
         return (self.spec.now - 1) // DAY - self.spec.start // DAY + 1
-
-    def _day(self, day: int) -> list[tuple[Any, ...]]:
-        rng = self._log_rng
-        rows: list[tuple[Any, ...]] = []
-        midnight = day * DAY
-        for person in self.persons:
-            if person.kind in ("never", "deleted") or rng.random() >= person.active_chance:
-                continue
-            if not person.active_from <= midnight + 12 * 3600 <= person.active_until:
-                continue
-            sessions = 1 if rng.random() < 0.65 else 2 if rng.random() < 0.8 else 3
-            start = midnight + rng.randint(6 * 3600, 19 * 3600)
-            for _ in range(sessions):
-                end = self._session(rows, person, start)
-                start = end + rng.randint(1800, 4 * 3600)
-                if start > midnight + 22 * 3600:
-                    break
-        if rng.random() < 0.15:
-            self._login_as(rows, midnight + rng.randint(8 * 3600, 18 * 3600))
-        return rows
-
-    def _session(self, rows: list[tuple[Any, ...]], person: Person, t: int) -> int:
-        """One visit: login, pages minutes apart, sometimes a long idle gap, maybe a logout."""
-        rng, now = self._log_rng, self.now
-        if t >= now - 60:
-            return t
-        uid, ip = person.id, person.ip
-        username = person.row["username"]
-        rows.append(
-            ("\\core\\event\\user_loggedin", "core", "loggedin", "user", "user", uid, "r", 0,
-             SYSTEM_CONTEXT_ID, 10, 0, uid, 0, None, 0, f'{{"username":"{username}"}}', t,
-             "web", ip, None)
-        )  # fmt: skip
-        person.note_login(t)
-        person.note_access(t, 0)
-        if rng.random() < 0.5:
-            t += rng.randint(5, 60)
-            rows.append(
-                ("\\core\\event\\dashboard_viewed", "core", "viewed", "dashboard", None, None,
-                 "r", 0, person.row["_context"], 30, uid, uid, 0, uid, 0, "null", t, "web", ip,
-                 None)
-            )  # fmt: skip
-        courses = [
-            e.course
-            for e in person.enrolments
-            if e.timeend >= 0 and e.timestart <= t and (e.timeend == 0 or t < e.timeend)
-        ]
-        course = rng.choice(courses) if courses else None
-        for _ in range(rng.randint(4, 24) if courses else rng.randint(0, 2)):
-            gap = (
-                rng.randint(3700, 10800)
-                if rng.random() < 0.03
-                else 20 + int(rng.expovariate(1 / 150))
-            )
-            if t + gap >= now:
-                break
-            t += gap
-            if course is None:
-                rows.append(
-                    ("\\core\\event\\user_profile_viewed", "core", "viewed", "user_profile",
-                     "user", uid, "r", 0, person.row["_context"], 30, uid, uid, 0, uid, 0,
-                     '{"courseid":"1"}', t, "web", ip, None)
-                )  # fmt: skip
-                person.note_access(t, 0)
-                continue
-            if rng.random() < 0.15:
-                course = rng.choice(courses)
-            cid = course.id
-            roll = rng.random()
-            if roll < 0.3:
-                rows.append(
-                    ("\\core\\event\\course_viewed", "core", "viewed", "course", None, None, "r",
-                     2, course.context_id, 50, cid, uid, cid, None, 0, "null", t, "web", ip, None)
-                )  # fmt: skip
-            elif person.teacher and roll < 0.55 and course.students:
-                student = rng.choice(course.students)
-                rows.append(
-                    ("\\core\\event\\user_graded", "core", "graded", "user", "grade_grades",
-                     rng.randint(1, 10**6), "u", 2, course.context_id, 50, cid, uid, cid, student,
-                     0, '{"itemid":1,"overridden":false,"finalgrade":15}', t, "web", ip, None)
-                )  # fmt: skip
-            else:
-                cmid, context_id, module = rng.choice(course.modules)
-                if module == "assign" and roll > 0.95:
-                    rows.append(
-                        ("\\mod_assign\\event\\assessable_submitted", "mod_assign", "submitted",
-                         "assessable", "assign_submission", cmid, "u", 2, context_id, 70, cmid,
-                         uid, cid, None, 0, '{"submission_editable":false}', t, "web", ip, None)
-                    )  # fmt: skip
-                else:
-                    rows.append(
-                        (f"\\mod_{module}\\event\\course_module_viewed", f"mod_{module}",
-                         "viewed", "course_module", module, cmid, "r", 2, context_id, 70, cmid,
-                         uid, cid, None, 0, "null", t, "web", ip, None)
-                    )  # fmt: skip
-            person.note_access(t, cid)
-        if rng.random() < 0.35 and t + 60 < now:
-            t += rng.randint(10, 300)
-            rows.append(
-                ("\\core\\event\\user_loggedout", "core", "loggedout", "user", "user", uid, "r",
-                 0, SYSTEM_CONTEXT_ID, 10, 0, uid, 0, None, 0,
-                 f'{{"sessionid":"{rng.getrandbits(64):016x}"}}', t, "web", ip, None)
-            )  # fmt: skip
-            person.note_access(t, 0)
-        return t
-
-    def _login_as(self, rows: list[tuple[Any, ...]], t: int) -> None:
-        """The admin logs in as a learner and looks around: rows with realuserid set."""
-        rng = self._log_rng
-        learners = [p for p in self.persons[2:] if p.enrolments and p.kind == "regular"]
-        if not learners or t >= self.now - 3600:
-            return
-        target = rng.choice(learners)
-        admin = self.persons[1]
-        admin.note_access(t, 0)
-        admin_ip = admin.ip
-        rows.append(
-            ("\\core\\event\\user_loggedinas", "core", "loggedinas", "user", "user", target.id,
-             "r", 0, SYSTEM_CONTEXT_ID, 10, 0, ADMIN_ID, 0, target.id, 0,
-             f'{{"originalusername":"admin","loggedinasusername":"{target.row["username"]}"}}',
-             t, "web", admin_ip, None)
-        )  # fmt: skip
-        course = target.enrolments[0].course
-        for _ in range(rng.randint(2, 5)):
-            t += rng.randint(20, 240)
-            rows.append(
-                ("\\core\\event\\course_viewed", "core", "viewed", "course", None, None, "r", 2,
-                 course.context_id, 50, course.id, target.id, course.id, None, 0, "null", t,
-                 "web", admin_ip, ADMIN_ID)
-            )  # fmt: skip
 
     # After the log: the user rows and user_lastaccess agree with it.
 
@@ -940,102 +653,3 @@ def _weighted_sample(
         picked.append(pool.pop(i))
         w.pop(i)
     return picked
-
-
-def _course_row(
-    course_id: int,
-    category: int,
-    sortorder: int,
-    fullname: str,
-    shortname: str,
-    fmt: str,
-    completion: int,
-    visible: int,
-    startdate: int,
-    enddate: int,
-) -> Row:
-    return {
-        "id": course_id,
-        "category": category,
-        "sortorder": sortorder,
-        "fullname": fullname,
-        "shortname": shortname,
-        "idnumber": "" if fmt == "site" else shortname,
-        "summary": "",
-        "summaryformat": 1,
-        "format": fmt,
-        "startdate": startdate,
-        "enddate": enddate,
-        "visible": visible,
-        "visibleold": visible,
-        "enablecompletion": completion,
-        "timecreated": startdate,
-        "timemodified": startdate,
-        "cacherev": startdate,
-    }
-
-
-def _user_row(uid: int, username: str, first: str, last: str, email: str, created: int) -> Row:
-    return {
-        "id": uid,
-        "auth": "manual",
-        "confirmed": 1,
-        "deleted": 0,
-        "suspended": 0,
-        "mnethostid": 1,
-        "username": username,
-        "password": "$2y$10$demo.not.a.real.hash",
-        "idnumber": "",
-        "firstname": first,
-        "lastname": last,
-        "email": email,
-        "lang": "en",
-        "firstaccess": 0,
-        "lastaccess": 0,
-        "lastlogin": 0,
-        "currentlogin": 0,
-        "lastip": "",
-        "description": None,
-        "timecreated": created,
-        "timemodified": created,
-    }
-
-
-def _badge_row(
-    badge_id: int, name: str, status: int, course_id: int | None, expiredate: int | None, t: int
-) -> Row:
-    return {
-        "id": badge_id,
-        "name": name,
-        "description": f"Badge « {name} »",
-        "timecreated": t,
-        "timemodified": t,
-        "usercreated": ADMIN_ID,
-        "usermodified": ADMIN_ID,
-        "issuername": ISSUER[0],
-        "issuerurl": ISSUER[1],
-        "issuercontact": ISSUER[2],
-        "expiredate": expiredate,
-        "expireperiod": None,
-        "type": 1 if course_id is None else 2,
-        "courseid": course_id,
-        "message": "Félicitations !",
-        "messagesubject": "Vous avez obtenu un badge",
-        "attachment": 1,
-        "notification": 0,
-        "status": status,
-        "version": "1",
-        "language": "fr",
-    }
-
-
-def _completion(row_id: int, uid: int, course_id: int, begun: int, done: int | None) -> Row:
-    return {
-        "id": row_id,
-        "userid": uid,
-        "course": course_id,
-        "timeenrolled": begun,
-        "timestarted": begun,
-        "timecompleted": done,
-        "reaggregate": 0,
-    }
