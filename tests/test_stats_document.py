@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from definum_gql.config import Settings
 from definum_gql.moodle.site import Moodle
 from definum_gql.stats.document import DefinumBadge, DefinumStats, definum_stats
 from definum_gql.stats.months import Month
-from tests.builders import Site
+from tests.builders import NOW, Site
 
 NOV_START = 1793487600  # 2026-11-01T00:00 Paris = 2026-10-31T23:00Z
 LAST_LOGIN = 1793880000  # 2026-11-05T12:00Z = 13:00 Paris, a Thursday
@@ -105,12 +106,30 @@ async def test_french_strings_and_a_past_month(site: Site, moodle: Moodle) -> No
     assert document.timespentinmonthstr == "15m 0s"
 
 
-async def test_site_timezone_override_moves_the_month_start(site: Site, moodle: Moodle) -> None:
+async def test_a_callers_timezone_changes_how_dates_read_not_the_month(
+    site: Site, moodle: Moodle
+) -> None:
     user = await build_learner(site)
     async with moodle.connect() as conn:
         document = (await definum_stats(moodle, conn, [user], timezone="UTC"))[user]
-    # In UTC November starts an hour later: both logins at 23:59:59 and 00:00:00 Paris
-    # (22:59:59 and 23:00:00 UTC on 31 October) are October's; only T0 remains.
+    # The month stays Paris's (both logins of 1 November 00:00 and 20 November count) ...
+    assert document.loginsinmonth == 2
+    # ... but 12:00 UTC now reads as 12:00 PM instead of Paris's 01:00 PM.
+    assert document.lastloginstr == "Thursday, 05 November 2026, 12:00 PM"
+
+
+async def test_definum_timezone_setting_moves_the_month(site: Site, settings: Settings) -> None:
+    user = await build_learner(site)
+    moodle = Moodle.from_settings(
+        settings.model_copy(update={"timezone": "UTC"}), clock=lambda: float(NOW)
+    )
+    try:
+        async with moodle.connect() as conn:
+            document = (await definum_stats(moodle, conn, [user]))[user]
+    finally:
+        await moodle.dispose()
+    # In UTC November starts an hour later: the logins at 22:59:59 and 23:00:00 UTC on
+    # 31 October are October's; only T0 remains.
     assert document.loginsinmonth == 1
     assert document.lastloginstr == "Thursday, 05 November 2026, 12:00 PM"
 

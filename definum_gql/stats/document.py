@@ -59,11 +59,14 @@ async def definum_stats(
 ) -> dict[int, DefinumStats]:
     """The document for each existing user id (unknown ids are left out)."""
     site = await moodle.site(conn)
+    # The month is the site's; a caller's timezone (moodlewssettingtimezone) only changes how
+    # dates read, as the contract says.
+    site_tz = moodle.timezone(site)
     tz = moodle.timezone(site, timezone)
     language = moodle.lang(site, lang)
     now = moodle.now()
-    month = month or Month.containing(now, tz)
-    start, end = month.bounds(tz)
+    month = month or Month.containing(now, site_tz)
+    start, end = month.bounds(site_tz)
     tables = moodle.tables
     users = await load_users(conn, tables, user_ids)
     ids = [i for i in dict.fromkeys(user_ids) if i in users]
