@@ -329,3 +329,38 @@ async def test_database_lost_during_a_request_is_503(
     error = only_error(response.json())
     assert error["extensions"]["code"] == "DATABASE_UNAVAILABLE"
     assert "server closed" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("by", "value"),
+    [
+        ("ID", "{id}"),
+        ("USERNAME", " Zoe "),  # trimmed and lowercased
+        ("IDNUMBER", "Z-1"),
+        ("EMAIL", "ZOE@example.org"),
+        ("OIDCUNIQUEID", "uniq-zoe"),
+        ("OIDCUSERNAME", "zoe@idp.example.org"),
+    ],
+)
+async def test_every_identity_field_finds_the_user(
+    site: Site, moodle: Moodle, by: str, value: str
+) -> None:
+    zoe = await site.user(username="zoe", idnumber="Z-1", email="zoe@example.org")
+    await site.insert(
+        site.t.auth_oidc_token,
+        oidcuniqid="uniq-zoe",
+        username="zoe",
+        userid=zoe,
+        oidcusername="zoe@idp.example.org",
+        scope="",
+        tokenresource="",
+        authcode="",
+        token="",
+        expiry=0,
+        refreshtoken="",
+        idtoken="",
+    )
+    token = await admin_token(site)
+    query = "query($v: String!) { user(by: " + by + ", value: $v) { id username } }"
+    response = await post(moodle, query, {"v": value.format(id=zoe)}, token=token)
+    assert response.json() == {"data": {"user": {"id": zoe, "username": "zoe"}}}
