@@ -393,3 +393,14 @@ async def test_page_size_null_means_the_default(site: Site, moodle: Moodle) -> N
     query = "{ users(first: null) { edges { node { username } } } }"
     result = await data(moodle, query, token=await admin_token(site))
     assert len(result["users"]["edges"]) == 4
+
+
+async def test_time_spent_by_either_algorithm(site: Site, moodle: Moodle) -> None:
+    ids = await build(site)
+    query = """query($id: String!) { user(value: $id) {
+      useStats: timeSpent
+      dedication: timeSpent(month: "2026-11", algorithm: DEDICATION)
+      october: timeSpent(month: "2026-10") } }"""
+    result = await data(moodle, query, {"id": str(ids["ada"])}, token=await admin_token(site))
+    # block_dedication: November is one session from the login to the Biology view, 600 s.
+    assert result["user"] == {"useStats": 1500, "dedication": 600, "october": 1300}
