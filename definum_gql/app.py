@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -46,7 +48,19 @@ def create_app(settings: Settings, moodle: Moodle | None = None) -> Starlette:
         *graphql_routes(site),
         *rest_routes(site),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = []
+    if settings.cors_origins:
+        # Dashboards served from another origin call /graphql with a bearer token.
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            )
+        )
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.moodle = site
     return app
 

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(
         default_factory=list, description="Addresses whose X-Forwarded-For is believed."
     )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed to call /graphql ('*': any)."
+    )
     moodle_url: str | None = Field(
         default=None, description="Real Moodle to forward other web service functions to."
     )
