@@ -19,11 +19,13 @@ from sqlalchemy import delete, event, insert
 
 from definum_gql.config import Settings
 from definum_gql.moodle.site import Moodle
+from definum_gql.stats import timespent
 from definum_gql.stats.timespent import (
     Algorithm,
     TimeSpent,
     UseStatsParams,
     sql_window_use_stats,
+    streamed_time_spent,
     time_spent,
     use_stats_params,
 )
@@ -60,6 +62,18 @@ async def spent(
         )
 
 
+async def streamed(
+    moodle: Moodle,
+    users: Sequence[int],
+    ranges: Sequence[tuple[int, int]] = (NOV,),
+    params: UseStatsParams = P,
+) -> dict[int, list[TimeSpent]]:
+    async with moodle.connect() as conn:
+        return await streamed_time_spent(
+            conn, moodle.tables, users, ranges, now=NOW, params=params, tz=PARIS
+        )
+
+
 async def windowed(
     moodle: Moodle,
     users: Sequence[int],
@@ -78,10 +92,11 @@ async def both(
     params: UseStatsParams = P,
     ranges: Sequence[tuple[int, int]] = (NOV,),
 ) -> TimeSpent:
-    """The streamed answer, checked equal to the window-function one."""
-    streamed = (await spent(moodle, [user], ranges, params))[user][0]
-    assert (await windowed(moodle, [user], ranges, params))[user][0] == streamed
-    return streamed
+    """The answer, checked equal by both ways of computing it."""
+    answer = (await spent(moodle, [user], ranges, params))[user][0]
+    assert (await windowed(moodle, [user], ranges, params))[user][0] == answer
+    assert (await streamed(moodle, [user], ranges, params))[user][0] == answer
+    return answer
 
 
 async def test_worked_example_login_course_view_and_a_last_view_earn_1500(
@@ -311,6 +326,26 @@ async def test_several_users_and_ranges_in_one_statement(site: Site, moodle: Moo
     assert await spent(moodle, [first], []) == {first: []}
 
 
+async def test_a_long_id_list_reads_the_span_and_drops_unrequested_users(
+    site: Site, moodle: Moodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(timespent, "CHUNK", 2)
+    first, between, last = await site.user(), await site.user(), await site.user()
+    for user in (first, between, last):
+        await site.log(user, DAY)  # 900 each
+    asked = [first, last, 999_999]  # more than CHUNK ids: BETWEEN first AND 999,999
+    for answer in (
+        await spent(moodle, asked),
+        await streamed(moodle, asked),
+        await windowed(moodle, asked),
+    ):
+        assert answer == {
+            first: [TimeSpent(900, {0: 900}, 1)],
+            last: [TimeSpent(900, {0: 900}, 1)],
+            999_999: [TimeSpent()],
+        }
+
+
 async def test_dedication_sessions_split_at_an_hour_and_short_ones_dropped(
     site: Site, moodle: Moodle
 ) -> None:
@@ -450,7 +485,7 @@ async def test_random_trails_match_the_reference(
             u: [e["timestart"] for e in enrolments if e["userid"] == u] if enrolmentfilter else []
             for u in users
         }
-        streamed = await spent(moodle, users, ranges, params)
+        folded = await streamed(moodle, users, ranges, params)
         window = await windowed(moodle, users, ranges, params)
         dedicated = await spent(moodle, users, ranges, params, Algorithm.DEDICATION)
         for u in users:
@@ -467,7 +502,7 @@ async def test_random_trails_match_the_reference(
                     enrolment_starts=starts[u],
                 )
                 expected = TimeSpent(e.total, e.by_course, e.active_days)
-                assert streamed[u][k] == expected
+                assert folded[u][k] == expected
                 assert window[u][k] == expected
                 d = ref.dedication(
                     stored, u, start, end, now=NOW, tz=PARIS, enrolment_starts=starts[u]

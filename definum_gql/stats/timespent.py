@@ -1,9 +1,17 @@
 """Time spent from the standard log: block_use_stats' laps (contract section 5) or block_dedication.
 
-Batch-first: a call reads every requested user and range with a bounded number of statements
-(one log statement per chunk of ``CHUNK`` user ids, whatever the number of ranges), the ordered
-rows streamed and folded in Python. The alternative (LEAD() over the rows, summed in the database,
-``sql_window_use_stats``) is kept for the benchmark: see BENCHMARKS.md for why streaming won.
+Batch-first: one statement per call, whatever the number of users and ranges. Two ways, both
+exact and both tested against ``tests/timespent_reference.py`` on every database; which one runs
+was chosen by measurement (BENCHMARKS.md, "Time spent"):
+
+* ``sql_window_use_stats``: LEAD()/LAG() over each user's trail and SUM() in the database
+  (PostgreSQL, use_stats);
+* ``streamed_time_spent``: the counted rows streamed in time order (the log's physical order and
+  its ``timecreated`` index, so the database sorts nothing) and folded here (MariaDB, SQLite, and
+  dedication everywhere).
+
+A list of more than ``CHUNK`` ids is not sent as ``IN (...)``: the statement reads the ids' span
+(``userid BETWEEN min AND max``) and the other users' rows are dropped here.
 
 Choices the contract leaves open, decided here:
 
@@ -25,7 +33,7 @@ from __future__ import annotations
 
 import contextlib
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -134,12 +142,6 @@ def _plan(ranges: Sequence[tuple[int, int]], now: int) -> _Plan:
     return _Plan(tuple(kept))
 
 
-def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
-    ordered = sorted(set(ids))
-    for at in range(0, len(ordered), CHUNK):
-        yield ordered[at : at + CHUNK]
-
-
 def _ranges_table(plan: _Plan) -> Subquery:
     parts = [
         select(
@@ -153,8 +155,15 @@ def _ranges_table(plan: _Plan) -> Subquery:
     return query.subquery("ranges")
 
 
+def _among(column: ColumnElement[Any], ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column IN (ids)``, or for a long list the bounds of the ids (the caller drops others)."""
+    if len(ids) > CHUNK:
+        return and_(column >= min(ids), column <= max(ids))
+    return column.in_(list(ids))
+
+
 def _filtered_rows(
-    tables: MoodleTables, ids: list[int], plan: _Plan, params: UseStatsParams
+    tables: MoodleTables, ids: Sequence[int], plan: _Plan, params: UseStatsParams
 ) -> tuple[Select[Any], dict[str, ColumnElement[Any]]]:
     """The log rows the contract counts, each joined to the range(s) holding it.
 
@@ -164,7 +173,7 @@ def _filtered_rows(
     r = _ranges_table(plan)
     joined = log.join(r, and_(log.c.timecreated >= r.c.s, log.c.timecreated < r.c.e))
     conditions: list[ColumnElement[bool]] = [
-        log.c.userid.in_(ids),
+        _among(log.c.userid, ids),
         log.c.timecreated >= plan.low,
         log.c.timecreated < plan.high,
         or_(log.c.origin.is_(None), log.c.origin != "cli"),
@@ -177,7 +186,7 @@ def _filtered_rows(
         starts = (
             select(ue.c.userid, r.c.k, func.max(ue.c.timestart).label("es"))
             .select_from(ue.join(r, ue.c.timestart < r.c.e))
-            .where(ue.c.status == 0, ue.c.userid.in_(ids))
+            .where(ue.c.status == 0, _among(ue.c.userid, ids))
             .group_by(ue.c.userid, r.c.k)
             .subquery("enrolstarts")
         )
@@ -197,28 +206,30 @@ def _filtered_rows(
 
 
 def stream_statement(
-    tables: MoodleTables, ids: list[int], plan: _Plan, params: UseStatsParams
+    tables: MoodleTables, ids: Sequence[int], plan: _Plan, params: UseStatsParams
 ) -> Select[Any]:
+    """Counted rows in time order (the log's physical and ``timecreated`` index order)."""
     base, c = _filtered_rows(tables, ids, plan, params)
     return base.add_columns(c["userid"], c["k"], c["t"], c["course"], c["logout"]).order_by(
-        c["userid"], c["k"], c["t"], c["id"]
+        c["t"], c["id"]
     )
 
 
 class _Days:
-    """Local calendar day of an epoch second, by bisecting the local midnights of the span."""
+    """Local calendar days of the span, as the epoch seconds of their midnights."""
 
     def __init__(self, tz: ZoneInfo, low: int, high: int) -> None:
         first = datetime.fromtimestamp(low, tz).date() - timedelta(days=1)
-        last = datetime.fromtimestamp(max(low, high - 1), tz).date() + timedelta(days=1)
+        last = datetime.fromtimestamp(max(low, high - 1), tz).date() + timedelta(days=2)
         self.midnights: list[int] = []
         day = first
         while day <= last:
             self.midnights.append(_local_midnight(day, tz))
             day += timedelta(days=1)
 
-    def key(self, t: int) -> int:
-        return bisect_right(self.midnights, t)
+    def end_of_day(self, t: int) -> int:
+        """The next local midnight after ``t``."""
+        return self.midnights[bisect_right(self.midnights, t)]
 
 
 def _local_midnight(day: date, tz: ZoneInfo) -> int:
@@ -226,39 +237,49 @@ def _local_midnight(day: date, tz: ZoneInfo) -> int:
 
 
 class _UseStatsFold:
-    """Laps of one (user, range) trail, fed row by row in order."""
+    """Laps of one (user, range) trail, fed its rows in time order."""
 
-    __slots__ = ("by_course", "credit", "days", "now", "prev_course", "prev_logout", "prev_t", "t")
+    __slots__ = (
+        "by_course",
+        "credit",
+        "day_end",
+        "days",
+        "now",
+        "prev_course",
+        "prev_logout",
+        "prev_t",
+        "threshold",
+    )
 
     def __init__(self, threshold: int, credit: int, now: int) -> None:
-        self.t = threshold
+        self.threshold = threshold
         self.credit = credit
         self.now = now
         self.by_course: dict[int, int] = {}
-        self.days: set[int] = set()
-        self.prev_t: int | None = None
+        self.days = 0
+        self.day_end = -1
+        self.prev_t = -1
         self.prev_course = 0
-        self.prev_logout = 0
+        self.prev_logout = 1
 
-    def add(self, t: int, course: int, logout: int, day: int) -> None:
-        prev = self.prev_t
-        if prev is not None and not self.prev_logout:
-            lap = t - prev
-            if lap > self.t:
-                lap = min(self.credit, self.now - prev)
-            if lap:
-                self.by_course[self.prev_course] = self.by_course.get(self.prev_course, 0) + lap
+    def add(self, t: int, course: int, logout: int, calendar: _Days) -> None:
+        if not self.prev_logout:
+            lap = t - self.prev_t
+            if lap > self.threshold:
+                lap = min(self.credit, self.now - self.prev_t)
+            by_course = self.by_course
+            by_course[self.prev_course] = by_course.get(self.prev_course, 0) + lap
         self.prev_t, self.prev_course, self.prev_logout = t, course, logout
-        self.days.add(day)
+        if t >= self.day_end:
+            self.days += 1
+            self.day_end = calendar.end_of_day(t)
 
     def result(self) -> TimeSpent:
-        prev = self.prev_t
-        if prev is not None and not self.prev_logout:
-            lap = min(self.credit, self.now - prev)
-            if lap:
-                self.by_course[self.prev_course] = self.by_course.get(self.prev_course, 0) + lap
+        if not self.prev_logout:
+            lap = min(self.credit, self.now - self.prev_t)
+            self.by_course[self.prev_course] = self.by_course.get(self.prev_course, 0) + lap
         by_course = {c: s for c, s in self.by_course.items() if s}
-        return TimeSpent(sum(by_course.values()), by_course, len(self.days))
+        return TimeSpent(sum(by_course.values()), by_course, self.days)
 
 
 class _DedicationFold:
@@ -271,9 +292,10 @@ class _DedicationFold:
         self.course_first: dict[int, int] = {}
         self.course_last: dict[int, int] = {}
         self.by_course: dict[int, int] = {}
-        self.days: set[int] = set()
+        self.days = 0
+        self.day_end = -1
 
-    def add(self, t: int, course: int, logout: int, day: int) -> None:
+    def add(self, t: int, course: int, logout: int, calendar: _Days) -> None:
         if self.first is None:
             self.first = t
         elif t - self.last > DEDICATION_GAP:
@@ -288,7 +310,9 @@ class _DedicationFold:
         else:
             self.course_first[course] = t
         self.course_last[course] = t
-        self.days.add(day)
+        if t >= self.day_end:
+            self.days += 1
+            self.day_end = calendar.end_of_day(t)
 
     def result(self) -> TimeSpent:
         total = self.total
@@ -297,7 +321,7 @@ class _DedicationFold:
         by_course = dict(self.by_course)
         for course, first in self.course_first.items():
             by_course[course] = by_course.get(course, 0) + _session(first, self.course_last[course])
-        return TimeSpent(total, {c: s for c, s in by_course.items() if s}, len(self.days))
+        return TimeSpent(total, {c: s for c, s in by_course.items() if s}, self.days)
 
 
 def _session(first: int, last: int) -> int:
@@ -322,36 +346,58 @@ async def time_spent(
 ) -> dict[int, list[TimeSpent]]:
     """Time spent by each user in each range ``[start, end)`` (capped at ``now``), in order.
 
-    Every requested user id is in the answer, with one ``TimeSpent`` per range.
+    Every requested user id is in the answer, with one ``TimeSpent`` per range. One statement
+    whatever the number of users and ranges: on PostgreSQL, use_stats is summed in the database
+    (window functions); elsewhere, and for dedication, the rows are streamed and folded here
+    (MariaDB runs the window version several times slower; see BENCHMARKS.md).
     """
+    if algorithm is Algorithm.USE_STATS and conn.dialect.name == "postgresql":
+        return await sql_window_use_stats(
+            conn, tables, user_ids, ranges, now=now, params=params, tz=tz
+        )
+    return await streamed_time_spent(
+        conn, tables, user_ids, ranges, now=now, params=params, tz=tz, algorithm=algorithm
+    )
+
+
+async def streamed_time_spent(
+    conn: AsyncConnection,
+    tables: MoodleTables,
+    user_ids: Sequence[int],
+    ranges: Sequence[tuple[int, int]],
+    *,
+    now: int,
+    params: UseStatsParams,
+    tz: ZoneInfo,
+    algorithm: Algorithm = Algorithm.USE_STATS,
+) -> dict[int, list[TimeSpent]]:
+    """:func:`time_spent` by streaming the counted rows in time order and folding each trail."""
     result = _empty(user_ids, len(ranges))
     plan = _plan(ranges, now)
     if not result or not plan.ranges:
         return result
-    days = _Days(tz, plan.low, plan.high)
-    for ids in _chunks(list(result)):
-        stream = await conn.stream(stream_statement(tables, ids, plan, params))
-        fold: _UseStatsFold | _DedicationFold | None = None
-        current: tuple[int, int] | None = None
-        async for partition in stream.partitions(STREAM_BATCH):
-            for userid, k, t, course, logout in partition:
-                if (userid, k) != current:
-                    if fold is not None and current is not None:
-                        result[current[0]][current[1]] = fold.result()
-                    current = (userid, k)
-                    fold = (
-                        _UseStatsFold(params.threshold, params.lastpingcredit, now)
-                        if algorithm is Algorithm.USE_STATS
-                        else _DedicationFold()
-                    )
-                assert fold is not None
-                fold.add(t, course, logout, days.key(t))
-        if fold is not None and current is not None:
-            result[current[0]][current[1]] = fold.result()
+    calendar = _Days(tz, plan.low, plan.high)
+    width = len(ranges)
+    folds: dict[int, _UseStatsFold | _DedicationFold] = {}
+    use_stats = algorithm is Algorithm.USE_STATS
+    stream = await conn.stream(stream_statement(tables, list(result), plan, params))
+    async for partition in stream.partitions(STREAM_BATCH):
+        for userid, k, t, course, logout in partition:
+            key = userid * width + k
+            fold = folds.get(key)
+            if fold is None:
+                if userid not in result:
+                    continue
+                fold = folds[key] = (
+                    _UseStatsFold(params.threshold, params.lastpingcredit, now)
+                    if use_stats
+                    else _DedicationFold()
+                )
+            fold.add(t, course, logout, calendar)
+    for key, fold in folds.items():
+        userid, k = divmod(key, width)
+        result[userid][k] = fold.result()
     return result
-
-
-# The window-function alternative, measured in bench/bench_timespent.py.
 
 
 def _offset_case(tz: ZoneInfo, low: int, high: int, t: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -405,50 +451,56 @@ async def sql_window_use_stats(
     params: UseStatsParams,
     tz: ZoneInfo,
 ) -> dict[int, list[TimeSpent]]:
-    """use_stats with LEAD() and SUM() in the database (two statements per chunk)."""
+    """use_stats with LEAD() and SUM() in the database, in one statement.
+
+    Each row's lap comes from LEAD() over the user's trail; a row opens a new local day when
+    LAG() of its day differs, so the sum of those marks over a user's courses is its day count.
+    """
     result = _empty(user_ids, len(ranges))
     plan = _plan(ranges, now)
     if not result or not plan.ranges:
         return result
+    base, c = _filtered_rows(tables, list(result), plan, params)
+    partition, order = (c["userid"], c["k"]), (c["t"], c["id"])
+    local = c["t"] + _offset_case(tz, plan.low, plan.high, c["t"])
+    day = local - local % 86400
+    laps = base.add_columns(
+        c["userid"].label("userid"),
+        c["k"].label("k"),
+        c["t"].label("t"),
+        c["course"].label("course"),
+        c["logout"].label("logout"),
+        day.label("day"),
+        func.lead(c["t"]).over(partition_by=partition, order_by=order).label("nt"),
+        func.lag(day).over(partition_by=partition, order_by=order).label("pday"),
+    ).subquery("laps")
+    credit = case(
+        (literal(now, BigInteger) - laps.c.t < params.lastpingcredit, now - laps.c.t),
+        else_=literal(params.lastpingcredit, BigInteger),
+    )
+    gap = laps.c.nt - laps.c.t
+    lap = case(
+        (laps.c.logout == 1, literal(0, BigInteger)),
+        (or_(laps.c.nt.is_(None), gap > params.threshold), credit),
+        else_=gap,
+    )
+    new_day = case(
+        (or_(laps.c.pday.is_(None), laps.c.pday != laps.c.day), literal(1, BigInteger)),
+        else_=literal(0, BigInteger),
+    )
+    totals = select(
+        laps.c.userid, laps.c.k, laps.c.course, func.sum(lap), func.sum(new_day)
+    ).group_by(laps.c.userid, laps.c.k, laps.c.course)
     sums: dict[tuple[int, int], dict[int, int]] = {}
-    active: dict[tuple[int, int], int] = {}
-    for ids in _chunks(list(result)):
-        base, c = _filtered_rows(tables, ids, plan, params)
-        following = func.lead(c["t"]).over(
-            partition_by=(c["userid"], c["k"]), order_by=(c["t"], c["id"])
-        )
-        laps = base.add_columns(
-            c["userid"].label("userid"),
-            c["k"].label("k"),
-            c["t"].label("t"),
-            c["course"].label("course"),
-            c["logout"].label("logout"),
-            following.label("nt"),
-        ).subquery("laps")
-        credit = case(
-            (literal(now, BigInteger) - laps.c.t < params.lastpingcredit, now - laps.c.t),
-            else_=literal(params.lastpingcredit, BigInteger),
-        )
-        gap = laps.c.nt - laps.c.t
-        lap = case(
-            (laps.c.logout == 1, literal(0, BigInteger)),
-            (or_(laps.c.nt.is_(None), gap > params.threshold), credit),
-            else_=gap,
-        )
-        total = select(laps.c.userid, laps.c.k, laps.c.course, func.sum(lap)).group_by(
-            laps.c.userid, laps.c.k, laps.c.course
-        )
-        for userid, k, course, seconds in (await conn.execute(total)).all():
-            if seconds:
-                sums.setdefault((userid, k), {})[int(course)] = int(seconds)
-        local = c["t"] + _offset_case(tz, plan.low, plan.high, c["t"])
-        day = local - local % 86400
-        count_days = base.add_columns(c["userid"], c["k"], func.count(func.distinct(day))).group_by(
-            c["userid"], c["k"]
-        )
-        for userid, k, n in (await conn.execute(count_days)).all():
-            active[(userid, k)] = int(n)
-    for (userid, k), n in active.items():
+    days: dict[tuple[int, int], int] = {}
+    for userid, k, course, seconds, opened in (await conn.execute(totals)).all():
+        if userid not in result:
+            continue
+        key = (int(userid), int(k))
+        if seconds:
+            sums.setdefault(key, {})[int(course)] = int(seconds)
+        days[key] = days.get(key, 0) + int(opened)
+    for (userid, k), n in days.items():
         by_course = sums.get((userid, k), {})
         result[userid][k] = TimeSpent(sum(by_course.values()), by_course, n)
     return result
