@@ -20,6 +20,7 @@ from sqlalchemy import delete, event, insert
 from definum_gql.config import Settings
 from definum_gql.moodle.site import Moodle
 from definum_gql.stats import timespent
+from definum_gql.stats.months import Month
 from definum_gql.stats.timespent import (
     Algorithm,
     TimeSpent,
@@ -268,7 +269,7 @@ async def test_dst_months_use_paris_boundaries_and_days(site: Site, moodle: Mood
     # October 2026 in Paris: 2026-09-30T22:00Z (CEST) to 2026-10-31T23:00Z (CET); the clocks go
     # back on Sunday 25 October at 01:00Z.
     october = (utc(2026, 9, 30, 22), utc(2026, 10, 31, 23))
-    assert october == OCT
+    assert october == OCT == Month(2026, 10).bounds(PARIS)
     await site.log(user, utc(2026, 9, 30, 21, 30))  # 23:30 on 30 September: not October
     await site.log(user, utc(2026, 9, 30, 22, 30))  # 00:30 on 1 October: 900
     await site.log(user, utc(2026, 10, 25, 21, 0))  # 22:00 CET on 25 October: 1,800
@@ -282,6 +283,7 @@ async def test_dst_months_use_paris_boundaries_and_days(site: Site, moodle: Mood
     assert result == TimeSpent(900 + 1800 + 3600 + 900 + 900, {0: 8100}, 3)
     # March 2026: 2026-02-28T23:00Z (CET) to 2026-03-31T22:00Z (CEST); forward on 29 March.
     march = (utc(2026, 2, 28, 23), utc(2026, 3, 31, 22))
+    assert march == Month(2026, 3).bounds(PARIS)
     other = await site.user()
     await site.log(other, utc(2026, 2, 28, 23, 0))  # 00:00 on 1 March: 900
     await site.log(other, utc(2026, 3, 29, 0, 30))  # 01:30 CET on 29 March: 3,600
