@@ -27,11 +27,11 @@ def counted_rows(
     enrolment_starts: list[int] | None = None,
 ) -> list[dict[str, Any]]:
     """The rows the contract reads for one user and range, in order (graded/user rows removed)."""
+    end = min(end, now + 1)  # the current month's range ends at now
     if enrolment_starts:
         eligible = [s for s in enrolment_starts if s < end]
         if eligible:
             start = max(start, max(eligible))
-    end = min(end, now + 1)
     kept = []
     for row in rows:
         if row["userid"] != user_id:
