@@ -11,7 +11,14 @@ from definum_gql.graphql.context import Context
 from definum_gql.stats import listing
 from definum_gql.stats.activity import MonthlyActivity, monthly_activity
 from definum_gql.stats.badges import IssuedBadge, load_badges
-from definum_gql.stats.courses import CourseRow, EnrolmentRow, load_courses, load_enrolments
+from definum_gql.stats.courses import (
+    CourseCounts,
+    CourseRow,
+    EnrolmentRow,
+    course_counts,
+    load_courses,
+    load_enrolments,
+)
 from definum_gql.stats.document import DefinumStats, definum_stats
 from definum_gql.stats.months import Month
 from definum_gql.stats.timespent import Algorithm
@@ -39,6 +46,13 @@ def enrolments_loader(
         return await load_enrolments(conn, ctx.moodle.tables, ids, ctx.now, active_only=active_only)
 
     return ctx.loader(("enrolments", active_only), batch)
+
+
+def course_counts_loader(ctx: Context) -> DataLoader[int, CourseCounts | None]:
+    async def batch(conn: AsyncConnection, ids: list[int]) -> Mapping[int, CourseCounts]:
+        return await course_counts(conn, ctx.moodle.tables, ids, ctx.now, ctx.site.guest_id)
+
+    return ctx.loader("course_counts", batch)
 
 
 def badges_loader(ctx: Context) -> DataLoader[int, list[IssuedBadge] | None]:

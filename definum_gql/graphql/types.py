@@ -15,6 +15,7 @@ from definum_gql.graphql.loaders import (
     activity_loader,
     badges_loader,
     course_aggregates_loader,
+    course_counts_loader,
     course_time_loader,
     courses_loader,
     definum_loader,
@@ -189,6 +190,36 @@ class Completion:
     @described("Whether the course is completed (`timecompleted > 0`).")
     def completed(self) -> bool:
         return self.row.completed
+
+
+@strawberry.type(
+    description="A learner's courses and completion, as the legacy document counts them."
+)
+class CourseSummary:
+    row: strawberry.Private[stats_courses.CourseCounts]
+
+    @described("Distinct courses with an active enrolment (not the site course).")
+    def courses(self) -> int:
+        return self.row.courses
+
+    @described("Those courses with completion tracking on.")
+    def finishable_courses(self) -> int:
+        return self.row.finishable
+
+    @described("Those finishable courses the learner has completed.")
+    def finished_courses(self) -> int:
+        return self.row.finished
+
+    @described("round(100 × finished / finishable), halves up; 0 without finishable courses.")
+    def finished_courses_ratio(self) -> int:
+        return self.row.ratio
+
+    @described(
+        "Every course completion on record, including courses the learner has left or whose "
+        "tracking is off."
+    )
+    def completions_all_time(self) -> int:
+        return self.row.completions_all_time
 
 
 @strawberry.type(description="A user's enrolment in a course through one enrolment method.")
@@ -483,6 +514,12 @@ class User:
         only = active_only is not False
         found = await enrolments_loader(info.context, only).load(self.row.id)
         return [Enrolment(row=row) for row in found or []]
+
+    @described("Course and completion counts, including all-time completions.")
+    async def course_summary(self, info: Info) -> CourseSummary:
+        found = await course_counts_loader(info.context).load(self.row.id)
+        assert found is not None  # every requested id is present
+        return CourseSummary(row=found)
 
     @described("Issued badges, newest first (expired ones included).")
     async def badges(self, info: Info) -> list[IssuedBadge]:

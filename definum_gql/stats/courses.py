@@ -206,10 +206,16 @@ async def course_counts(
     user_ids: Sequence[int],
     now: int,
     guest_id: int = 1,
+    *,
+    all_time: bool = True,
 ) -> dict[int, CourseCounts]:
-    """courses / finishablecourses / finishedcourses / ratio of the contract, per user."""
+    """courses / finishablecourses / finishedcourses / ratio of the contract, per user.
+
+    ``all_time`` also counts every completion ever (one more statement; the legacy document
+    does not need it).
+    """
     enrolments = await load_enrolments(conn, tables, user_ids, now, True, guest_id)
-    all_time = await _completions_all_time(conn, tables, user_ids)
+    completions = await _completions_all_time(conn, tables, user_ids) if all_time else {}
     counts: dict[int, CourseCounts] = {}
     for user_id, rows in enrolments.items():
         courses = {row.courseid for row in rows}
@@ -224,7 +230,7 @@ async def course_counts(
             finishable=len(finishable),
             finished=len(finished),
             ratio=percent(len(finished), len(finishable)),
-            completions_all_time=all_time.get(user_id, 0),
+            completions_all_time=completions.get(user_id, 0),
         )
     return counts
 

@@ -71,7 +71,7 @@ async def definum_stats(
     users = await load_users(conn, tables, user_ids)
     ids = [i for i in dict.fromkeys(user_ids) if i in users]
     guest = site.guest_id
-    counts = await course_counts(conn, tables, ids, now, guest)
+    counts = await course_counts(conn, tables, ids, now, guest, all_time=False)
     badges = await load_badges(conn, tables, site, ids, now)
     logins = await logins_between(conn, tables, ids, [(start, end)])
     spent = await time_spent(
