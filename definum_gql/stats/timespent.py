@@ -211,9 +211,8 @@ def stream_statement(
     """Counted rows in time order (the log's physical and ``timecreated`` index order)."""
     base, c = _filtered_rows(tables, ids, plan, params)
     # Folds are per trail, so only each trail's order matters. For a short id list, ordering by
-    # user lets the database find each learner's rows through the userid index (ordering the
-    # whole span by time made MariaDB read the month through the timecreated index: 80 ms for
-    # one learner, 20 s for 500).
+    # user lets the database find each learner's rows through the userid index (measured on
+    # MariaDB: one learner 26 -> 17 ms, 500 learners 1.52 -> 1.27 s).
     order = (c["t"], c["id"]) if len(ids) > CHUNK else (c["userid"], c["t"], c["id"])
     return base.add_columns(c["userid"], c["k"], c["t"], c["course"], c["logout"]).order_by(
         *order
