@@ -48,9 +48,29 @@ def _ensure_demo(settings: Settings) -> Settings:
         path.parent.mkdir(parents=True, exist_ok=True)
         err.print(f"Building the demo Moodle site in {path} (first run only)...")
         result = asyncio.run(build_demo_site(url, progress=_progress_printer()))
-        err.print(f"Demo token: [bold]{result.tokens['valid']}[/bold]")
+        token: str | None = result.tokens["valid"]
+    else:
+        token = _demo_token(path, settings.table_prefix)
+    if token:
+        err.print(f"Demo token: [bold]{token}[/bold]  (GraphQL: Authorization: Bearer {token})")
     os.environ["DEFINUM_DATABASE_URL"] = url
     return settings.model_copy(update={"database_url": SecretStr(url)})
+
+
+def _demo_token(path: Path, prefix: str) -> str | None:
+    """The demo site's unrestricted admin token, read from the file (opened read-only)."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            row = db.execute(
+                f"SELECT token FROM {prefix}external_tokens WHERE userid = 2 AND tokentype = 0"
+                " AND (validuntil IS NULL OR validuntil = 0)"
+                " AND (iprestriction IS NULL OR iprestriction = '') ORDER BY id LIMIT 1"
+            ).fetchone()
+    except sqlite3.Error:
+        return None
+    return str(row[0]) if row else None
 
 
 def _progress_printer() -> Any:
