@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from definum_gql.moodle.tables import MoodleTables
@@ -17,6 +17,22 @@ SITE_COURSE_ID = 1
 def moodle_now(now: int) -> int:
     """enrol_get_all_users_courses rounds the time to 100 s (PHP ``round(time(), -2)``)."""
     return (now + 50) // 100 * 100
+
+
+def active_enrolment(tables: MoodleTables, now: int) -> ColumnElement[bool]:
+    """The contract's active enrolment, on ``user_enrolments`` joined to ``enrol``.
+
+    Both the enrolment and its instance enabled, started before now and not ended, with now
+    rounded to 100 s as ``enrol_get_all_users_courses`` does.
+    """
+    ue, e = tables.user_enrolments, tables.enrol
+    rounded = moodle_now(now)
+    return and_(
+        ue.c.status == 0,
+        e.c.status == 0,
+        ue.c.timestart < rounded,
+        or_(ue.c.timeend == 0, ue.c.timeend > rounded),
+    )
 
 
 def percent(part: int, whole: int) -> int:
@@ -160,12 +176,7 @@ async def load_enrolments(
             .order_by(ue.c.userid, e.c.courseid, ue.c.id)
         )
         if active_only:
-            query = query.where(
-                ue.c.status == 0,
-                e.c.status == 0,
-                ue.c.timestart < rounded,
-                (ue.c.timeend == 0) | (ue.c.timeend > rounded),
-            )
+            query = query.where(active_enrolment(tables, now))
         for r in await conn.execute(query):
             user_id = int(r.userid)
             if user_id == guest_id:

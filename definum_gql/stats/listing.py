@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from definum_gql.moodle.tables import MoodleTables
-from definum_gql.stats.courses import SITE_COURSE_ID, moodle_now, percent
+from definum_gql.stats.courses import SITE_COURSE_ID, active_enrolment, percent
 
 
 @dataclass(frozen=True)
@@ -59,18 +59,6 @@ class CourseAggregates:
     enrolled: int
     completed: int
     active: int
-
-
-def active_enrolment(tables: MoodleTables, now: int) -> ColumnElement[bool]:
-    """The contract's active enrolment, on ``user_enrolments`` joined to ``enrol``."""
-    ue, e = tables.user_enrolments, tables.enrol
-    rounded = moodle_now(now)
-    return and_(
-        ue.c.status == 0,
-        e.c.status == 0,
-        ue.c.timestart < rounded,
-        or_(ue.c.timeend == 0, ue.c.timeend > rounded),
-    )
 
 
 def _in_category(tables: MoodleTables, category: int, subcategories: bool) -> ColumnElement[bool]:

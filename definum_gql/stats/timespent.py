@@ -58,8 +58,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from definum_gql.config import Settings
 from definum_gql.moodle.site import SiteConfig
 from definum_gql.moodle.tables import MoodleTables
+from definum_gql.stats.users import CHUNK
 
-CHUNK = 1000
 STREAM_BATCH = 20_000
 LOGOUT_ACTIONS = ("loggedout", "logout")
 DEDICATION_GAP = 3600
