@@ -236,17 +236,14 @@ class Query:
                 after=start,
                 limit=size + 1,
             )
-        more, ids = len(ids) > size, ids[:size]
+        ids, page_info = _page(ids, size, "user")
         rows = await users_loader(ctx).load_many(ids)
         edges = [
             UserEdge(cursor=encode_cursor("user", row.id), node=User(row=row))
             for row in rows
             if row is not None
         ]
-        end = encode_cursor("user", ids[-1]) if ids else None
-        return UserConnection(
-            edges=edges, page_info=PageInfo(has_next_page=more, end_cursor=end), filter=flt
-        )
+        return UserConnection(edges=edges, page_info=page_info, filter=flt)
 
     @described("One course by id; null when there is none (or the site).")
     async def course(
@@ -282,14 +279,18 @@ class Query:
             ids = await listing.list_courses(
                 conn, ctx.moodle.tables, flt, after=start, limit=size + 1
             )
-        more, ids = len(ids) > size, ids[:size]
+        ids, page_info = _page(ids, size, "course")
         rows = await courses_loader(ctx).load_many(ids)
         edges = [
             CourseEdge(cursor=encode_cursor("course", row.id), node=Course(row=row))
             for row in rows
             if row is not None
         ]
-        end = encode_cursor("course", ids[-1]) if ids else None
-        return CourseConnection(
-            edges=edges, page_info=PageInfo(has_next_page=more, end_cursor=end), filter=flt
-        )
+        return CourseConnection(edges=edges, page_info=page_info, filter=flt)
+
+
+def _page(ids: list[int], size: int, kind: str) -> tuple[list[int], PageInfo]:
+    """Cut a keyset fetch of ``size + 1`` ids to the page, and say whether more follow."""
+    page = ids[:size]
+    end = encode_cursor(kind, page[-1]) if page else None
+    return page, PageInfo(has_next_page=len(ids) > size, end_cursor=end)
