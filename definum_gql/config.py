@@ -77,6 +77,41 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=500, ge=1)
     max_history_months: int = Field(default=36, ge=1)
     introspection: bool = True
+    # Caches (definum_gql/cache.py, auth).
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis shared by all replicas for cached month statistics"
+        " (redis://[:password@]host:6379/0); unset: each process caches on its own.",
+    )
+    current_month_cache_seconds: float = Field(
+        default=60,
+        ge=0,
+        description="How long the current month's statistics are reused before being recomputed"
+        " (0: never cached; closed months are cached for good).",
+    )
+    month_cache_entries: int = Field(
+        default=100_000,
+        ge=0,
+        description="Bound of each process's LRU of (learner, month) results"
+        " (0: no in-process cache).",
+    )
+    token_cache_seconds: float = Field(
+        default=10,
+        ge=0,
+        description="How long a checked token is trusted before its rows are read again"
+        " (0: every request)",
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None or value == "":
+            return None
+        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("not a Redis URL (expected redis://host:6379/0, rediss:// or unix://)")
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -145,7 +180,25 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         if self.database_url is not None:
             data["database_url"] = make_url(self.url()).render_as_string(hide_password=True)
+        if self.redis_url is not None:
+            data["redis_url"] = mask_url_password(self.redis_url)
         return data
+
+
+def mask_url_password(url: str) -> str:
+    """``url`` with its password (``user:password@`` or ``?password=``) replaced by ``***``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        userinfo, _, hostport = netloc.rpartition("@")
+        netloc = f"{userinfo.partition(':')[0]}:***@{hostport}"
+    query = "&".join(
+        f"{name}=***" if name.lower() == "password" else f"{name}={value}" if sep else name
+        for name, sep, value in (item.partition("=") for item in parts.query.split("&") if item)
+    )
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
 class SettingsError(Exception):
