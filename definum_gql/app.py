@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from definum_gql.auth import Authenticator
 from definum_gql.config import AuthMode, Settings, load_settings
 from definum_gql.graphql import graphql_routes
 from definum_gql.moodle.site import Moodle
@@ -36,6 +37,9 @@ def create_app(settings: Settings, moodle: Moodle | None = None) -> Starlette:
         if moodle is None:
             await site.dispose()
 
+    # One token cache for both doors.
+    auth = Authenticator(settings.token_cache_seconds)
+
     async def home(request: Request) -> Response:
         return RedirectResponse("/graphql")
 
@@ -45,8 +49,8 @@ def create_app(settings: Settings, moodle: Moodle | None = None) -> Starlette:
     routes = [
         Route("/", home),
         Route("/healthz", health),
-        *graphql_routes(site),
-        *rest_routes(site),
+        *graphql_routes(site, authenticator=auth),
+        *rest_routes(site, authenticator=auth),
     ]
     middleware = []
     if settings.cors_origins:

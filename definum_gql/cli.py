@@ -237,13 +237,11 @@ async def _stats(
 
     moodle = Moodle.from_settings(settings)
     try:
-        async with moodle.connect() as conn:
-            site = await moodle.site(conn)
+        async with moodle.request(lang=lang) as ctx:
             chosen = Month.parse(month) if month else None
-            user_id = await resolve_user(moodle, conn, site, by, value)
-            document = (await definum_stats(moodle, conn, [user_id], month=chosen, lang=lang))[
-                user_id
-            ]
+            user = await resolve_user(ctx, by, value)
+            documents = await definum_stats(ctx, [user.id], month=chosen, users={user.id: user})
+            document = documents[user.id]
     except StatsError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         return 1

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     use_stats_threshold: int = Field(default=60, ge=1, description="Minutes.")
     use_stats_lastpingcredit: int = Field(default=15, ge=0, description="Minutes.")
     use_stats_enrolmentfilter: bool = False
+    now: int | None = Field(
+        default=None,
+        ge=0,
+        description="Answer as if it were this Unix time (benchmarks and reproducible demos only).",
+    )
     # GraphQL limits.
     max_depth: int = Field(default=10, ge=1)
     max_aliases: int = Field(default=20, ge=1)

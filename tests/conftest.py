@@ -13,9 +13,10 @@ from sqlalchemy.engine import Engine
 
 from definum_gql.config import Settings
 from definum_gql.moodle.engine import READER_OPTION
+from definum_gql.moodle.reader import GLOBAL_LISTENERS
 from definum_gql.moodle.site import Moodle
 from tests.builders import NOW, Site
-from tests.databases import BACKENDS, TestDatabase, create_database, drop_database
+from tests.databases import BACKENDS, TestDatabase, create_database, drop_database, settings_for
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -29,6 +30,10 @@ _READ_ONLY = re.compile(r"^\s*(SELECT|SHOW|SET)\b", re.IGNORECASE)
 def _audit(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
     if conn.get_execution_options().get(READER_OPTION):
         _AUDIT.append(statement)
+
+
+# Statements our readers send straight to the driver (reader.py) pass here instead.
+GLOBAL_LISTENERS.append(_AUDIT.append)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -72,7 +77,7 @@ def frozen_now() -> int:
 
 @pytest.fixture
 def settings(database: TestDatabase) -> Settings:
-    return Settings(database_url=database.url, site_cache_seconds=0)
+    return settings_for(database.url)
 
 
 @pytest.fixture

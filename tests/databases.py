@@ -6,11 +6,13 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from definum_gql.config import Settings
 from definum_gql.moodle.tables import MoodleTables, moodle_tables
 
 BACKENDS = ("sqlite", "postgresql", "mariadb")
@@ -32,6 +34,20 @@ class TestDatabase:
     tables: MoodleTables
     admin_url: str | None = None
     name: str | None = None
+
+
+#: No caches: tests change the site between calls and expect to see each change at once.
+NO_CACHES: dict[str, Any] = {
+    "site_cache_seconds": 0,
+    "token_cache_seconds": 0,
+    "month_cache_entries": 0,
+    "current_month_cache_seconds": 0,
+}
+
+
+def settings_for(url: str, **values: Any) -> Settings:
+    """Settings for ``url`` with every cache off (``values`` may turn some back on)."""
+    return Settings(database_url=url, **{**NO_CACHES, **values})
 
 
 def unreachable(backend: str, reason: str) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import weakref
-from collections.abc import Callable
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 from starlette.applications import Starlette
 
 from definum_gql.graphql import graphql_routes
@@ -66,19 +65,19 @@ async def data(
 
 
 class StatementCounter:
-    """Counts the statements the reader engine sends while installed."""
+    """Counts the statements definum-gql sends to the site's database while installed."""
 
     def __init__(self, moodle: Moodle) -> None:
-        self.engine = moodle.engine.sync_engine
+        self.listeners = moodle.db.listeners
         self.statements: list[str] = []
-        self._listener: Callable[..., None] = self._count
-
-    def _count(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        self.statements.append(statement)
 
     def __enter__(self) -> StatementCounter:
-        event.listen(self.engine, "before_cursor_execute", self._listener)
+        self.listeners.append(self.statements.append)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._listener)
+        self.listeners.remove(self.statements.append)
+
+    def reading(self, table: str) -> list[str]:
+        """The statements that read ``table`` (prefix included, e.g. ``mdl_user``)."""
+        return [s for s in self.statements if re.search(rf"\b{table}\b", s)]

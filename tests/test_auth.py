@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 
 from definum_gql.auth import (
-    AuthError,
+    Authenticator,
+    Caller,
+    Refusal,
+    Refused,
     address_in_subnet,
-    check_service,
-    check_token,
     clean_address,
     client_address,
 )
 from definum_gql.moodle.site import Moodle
+from definum_gql.rest.errors import refused
 from tests.builders import NOW, Site
 
 # (address, restriction, allowed) worked out by hand from Moodle's address_in_subnet rules.
@@ -128,25 +131,30 @@ async def _client(site: Site, **token: object) -> tuple[int, int, str]:
     return owner, service, value
 
 
-async def _check(moodle: Moodle, token: str | None, ip: str = "192.0.2.10") -> object:
-    async with moodle.connect() as conn:
-        site = await moodle.site(conn)
-        return await check_token(moodle, conn, site, token, ip)
+async def _outcome(moodle: Moodle, token: str | None, ip: str = "192.0.2.10") -> Caller | Refused:
+    async with moodle.request() as ctx:
+        return await Authenticator(0).authenticate(ctx, token, ip)
+
+
+async def _check(moodle: Moodle, token: str | None, ip: str = "192.0.2.10") -> Caller:
+    outcome = await _outcome(moodle, token, ip)
+    assert isinstance(outcome, Caller), outcome
+    return outcome
 
 
 async def test_a_valid_token_names_its_owner_and_service(site: Site, moodle: Moodle) -> None:
     owner, service, token = await _client(site)
     caller = await _check(moodle, token)
-    assert caller.user_id == owner  # type: ignore[attr-defined]
-    assert caller.service_id == service  # type: ignore[attr-defined]
-    assert caller.username == "wsclient"  # type: ignore[attr-defined]
-    assert caller.site_admin is False  # type: ignore[attr-defined]
+    assert caller.user_id == owner
+    assert caller.service_id == service
+    assert caller.username == "wsclient"
+    assert caller.site_admin is False
 
 
 async def _reason(moodle: Moodle, token: str | None, ip: str = "192.0.2.10") -> str:
-    with pytest.raises(AuthError) as caught:
-        await _check(moodle, token, ip)
-    return caught.value.http_reason
+    outcome = await _outcome(moodle, token, ip)
+    assert isinstance(outcome, Refused), outcome
+    return outcome.refusal.value
 
 
 async def test_unknown_empty_and_missing_tokens_are_not_found(site: Site, moodle: Moodle) -> None:
@@ -189,10 +197,12 @@ async def test_owner_states_are_refused_in_moodle_order(site: Site, moodle: Mood
     for state, values in cases.items():
         user = await site.user(username=f"u{state}", **values)
         token = await site.token(user, service, token=f"t{state}")
-        with pytest.raises(AuthError) as caught:
-            await _check(moodle, token)
-        assert caught.value.errorcode == f"wsaccessuser{state}"
-        assert caught.value.message.endswith(f"username: u{state}")
+        outcome = await _outcome(moodle, token)
+        assert isinstance(outcome, Refused)
+        assert outcome.refusal.value == f"wsaccessuser{state}"
+        error = refused(outcome)
+        assert error.errorcode == f"wsaccessuser{state}"
+        assert error.message.endswith(f"username: u{state}")
 
 
 async def test_maintenance_refuses_all_but_site_admins(site: Site, moodle: Moodle) -> None:
@@ -201,7 +211,7 @@ async def test_maintenance_refuses_all_but_site_admins(site: Site, moodle: Moodl
     await site.config(maintenance_enabled="1")
     assert await _reason(moodle, "user") == "sitemaintenance"
     caller = await _check(moodle, "admin")
-    assert caller.site_admin is True  # type: ignore[attr-defined]
+    assert caller.site_admin is True
 
 
 async def test_capability_needs_an_allow_and_no_prohibit(site: Site, moodle: Moodle) -> None:
@@ -239,14 +249,12 @@ async def test_a_role_assigned_in_a_course_does_not_count(site: Site, moodle: Mo
 
 
 async def _service_reason(moodle: Moodle, token: str, function: str = "definum_get_stats") -> str:
-    async with moodle.connect() as conn:
-        site = await moodle.site(conn)
-        caller = await check_token(moodle, conn, site, token, "192.0.2.10")
-        try:
-            await check_service(moodle, conn, site, caller, function)
-        except AuthError as error:
-            return error.http_reason
-    return "ok"
+    async with moodle.request() as ctx:
+        auth = Authenticator(0)
+        caller = await auth.authenticate(ctx, token, "192.0.2.10")
+        assert isinstance(caller, Caller), caller
+        denied = await auth.check_service(ctx, caller, function)
+    return "ok" if denied is None else denied.refusal.value
 
 
 async def test_service_must_be_enabled_and_offer_the_function(site: Site, moodle: Moodle) -> None:
@@ -287,3 +295,64 @@ async def test_restricted_service_needs_the_user_listed(site: Site, moodle: Mood
     assert await _service_reason(moodle, "u") == "servicedenied"
     assert await _service_reason(moodle, "e") == "servicedenied"
     assert await _service_reason(moodle, "w") == "servicedenied"  # caller is 192.0.2.10
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_checked_tokens_are_read_again_only_after_the_cache_time(
+    site: Site, moodle: Moodle
+) -> None:
+    _owner, _service, token = await _client(site, token="cached")
+    clock = _Clock()
+    auth = Authenticator(10, clock)
+    statements: list[str] = []
+    moodle.db.listeners.append(statements.append)
+    try:
+        for _ in range(3):
+            async with moodle.request() as ctx:
+                assert isinstance(await auth.authenticate(ctx, token, "192.0.2.10"), Caller)
+        assert (auth.misses, auth.hits) == (1, 2)
+        # A revocation shows once the cache time has passed (README: the revocation delay).
+        tokens = site.t.external_tokens
+        async with site.db.writer.begin() as conn:
+            await conn.execute(
+                update(tokens).where(tokens.c.token == "cached").values(validuntil=NOW - 5)
+            )
+        async with moodle.request() as ctx:
+            assert isinstance(await auth.authenticate(ctx, token, "192.0.2.10"), Caller)
+        clock.now += 10
+        async with moodle.request() as ctx:
+            outcome = await auth.authenticate(ctx, token, "192.0.2.10")
+        assert isinstance(outcome, Refused)
+        assert outcome.refusal is Refusal.TOKEN_EXPIRED
+    finally:
+        moodle.db.listeners.remove(statements.append)
+    # One statement for the token, its owner, capability and service; none while cached.
+    token_reads = [s for s in statements if "external_tokens" in s]
+    assert len(token_reads) == 2
+    assert all("role_capabilities" in s and "external_services" in s for s in token_reads)
+
+
+async def test_expiry_and_address_are_checked_against_a_cached_token(
+    site: Site, moodle: Moodle
+) -> None:
+    await _client(site, token="soon", validuntil=NOW + 60, iprestriction="192.0.2.0/24")
+    clock = _Clock()
+    auth = Authenticator(3600, clock)
+    async with moodle.request() as ctx:
+        assert isinstance(await auth.authenticate(ctx, "soon", "192.0.2.10"), Caller)
+        outcome = await auth.authenticate(ctx, "soon", "198.51.100.1")
+    assert isinstance(outcome, Refused)
+    assert outcome.refusal is Refusal.IP_RESTRICTED
+    moodle.clock = lambda: float(NOW + 61)
+    async with moodle.request() as ctx:
+        outcome = await auth.authenticate(ctx, "soon", "192.0.2.10")
+    assert isinstance(outcome, Refused)
+    assert outcome.refusal is Refusal.TOKEN_EXPIRED
+    assert auth.misses == 1

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import and_, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from definum_gql.config import Settings
 from definum_gql.demo import (
     DemoResult,
     DemoSiteExists,
@@ -26,7 +25,7 @@ from definum_gql.demo import (
 from definum_gql.moodle.site import Moodle
 from tests import databases
 from tests.builders import NOW
-from tests.databases import create_database, drop_database
+from tests.databases import create_database, drop_database, settings_for
 
 SMALL: dict[str, Any] = {"users": 24, "courses": 6, "months": 2, "seed": 7, "now": NOW}
 # 2026-11-01T00:00 in Europe/Paris (UTC+1) is 2026-10-31T23:00Z: NOW minus 24 days 18:42:03.
@@ -55,7 +54,7 @@ async def demo(
     result = await build_demo_site(
         db.url, progress=lambda s, d, t: stages.append((s, d, t)), **SMALL
     )
-    settings = Settings(database_url=db.url, site_cache_seconds=0)
+    settings = settings_for(db.url)
     moodle = Moodle.from_settings(settings, clock=lambda: float(NOW))
     yield Demo(db, result, moodle, stages)
     await moodle.dispose()
@@ -132,7 +131,7 @@ async def test_progress_reports_every_stage_to_its_end(demo: Demo) -> None:
 
 async def test_result_counts_match_the_database(demo: Demo) -> None:
     t = demo.moodle.tables
-    async with demo.moodle.connect() as conn:
+    async with demo.moodle.engine.connect() as conn:
         users = await conn.scalar(select(func.count()).select_from(t.user))
         courses = await conn.scalar(select(func.count()).select_from(t.course))
         logs = await conn.scalar(select(func.count()).select_from(t.logstore_standard_log))
@@ -166,7 +165,7 @@ async def test_site_configuration_is_read_by_read_only_moodle(demo: Demo) -> Non
 
 async def test_installed_site_has_moodles_fixed_ids(demo: Demo) -> None:
     t = demo.moodle.tables
-    async with demo.moodle.connect() as conn:
+    async with demo.moodle.engine.connect() as conn:
         site_course = (await conn.execute(select(t.course).where(t.course.c.id == 1))).one()
         system = (await conn.execute(select(t.context).where(t.context.c.id == 1))).one()
         users = dict(await _all(conn, select(t.user.c.id, t.user.c.username)))
@@ -183,7 +182,7 @@ async def test_installed_site_has_moodles_fixed_ids(demo: Demo) -> None:
 
 async def test_courses_include_hidden_and_without_completion(demo: Demo) -> None:
     c = demo.moodle.tables.course
-    async with demo.moodle.connect() as conn:
+    async with demo.moodle.engine.connect() as conn:
         rows = await _all(conn, select(c).where(c.c.id > 1))
         contexts = await _all(
             conn,
@@ -199,7 +198,7 @@ async def test_courses_include_hidden_and_without_completion(demo: Demo) -> None
 async def test_enrolments_cover_every_state(demo: Demo) -> None:
     t = demo.moodle.tables
     ue, e = t.user_enrolments, t.enrol
-    async with demo.moodle.connect() as conn:
+    async with demo.moodle.engine.connect() as conn:
         rows = await _all(
             conn,
             select(
@@ -233,7 +232,7 @@ async def test_a_completion_remains_for_a_course_the_user_left(demo: Demo) -> No
         .join(e, e.c.id == ue.c.enrolid)
         .where(and_(ue.c.userid == cc.c.userid, e.c.courseid == cc.c.course))
     )
-    async with demo.moodle.connect() as conn:
+    async with demo.moodle.engine.connect() as conn:
         orphans = await _all(
             conn, select(cc).where(cc.c.timecompleted > 0).where(~enrolled.exists())
         )
@@ -248,7 +247,7 @@ async def test_a_completion_remains_for_a_course_the_user_left(demo: Demo) -> No
 async def test_badges_site_course_and_expired_issued_with_issuer(demo: Demo) -> None:
     t = demo.moodle.tables
     b, bi = t.badge, t.badge_issued
-    async with demo.moodle.connect() as conn:
+    async with demo.moodle.engine.connect() as conn:
         issued = await _all(
             conn,
             select(b.c.courseid, b.c.issuername, b.c.issuerurl, bi.c.dateexpire).join(
@@ -265,7 +264,7 @@ async def test_badges_site_course_and_expired_issued_with_issuer(demo: Demo) -> 
 async def test_oidc_tokens_belong_to_oidc_users(demo: Demo) -> None:
     t = demo.moodle.tables
     o, u = t.auth_oidc_token, t.user
-    async with demo.moodle.connect() as conn:
+    async with demo.moodle.engine.connect() as conn:
         rows = await _all(conn, select(o.c.userid, o.c.username, o.c.oidcuniqid, o.c.oidcusername))
         auth = dict(await _all(conn, select(u.c.username, u.c.auth)))
     assert rows
@@ -277,7 +276,7 @@ async def test_oidc_tokens_belong_to_oidc_users(demo: Demo) -> None:
 async def test_the_four_tokens(demo: Demo) -> None:
     t = demo.moodle.tables
     tok, u, s, sf = t.external_tokens, t.user, t.external_services, t.external_services_functions
-    async with demo.moodle.connect() as conn:
+    async with demo.moodle.engine.connect() as conn:
         rows = {
             r.token: r
             for r in await _all(
@@ -309,7 +308,7 @@ async def test_the_four_tokens(demo: Demo) -> None:
 
 async def test_names_keep_utf8_and_markup(demo: Demo) -> None:
     u = demo.moodle.tables.user
-    async with demo.moodle.connect() as conn:
+    async with demo.moodle.engine.connect() as conn:
         names = await _all(conn, select(u.c.firstname, u.c.lastname))
     assert ("Chloé", "Müller") in names
     assert ("太郎", "山田") in names
@@ -318,7 +317,7 @@ async def test_names_keep_utf8_and_markup(demo: Demo) -> None:
 
 async def test_one_deleted_one_suspended_one_never_logged_in(demo: Demo) -> None:
     u = demo.moodle.tables.user
-    async with demo.moodle.connect() as conn:
+    async with demo.moodle.engine.connect() as conn:
         rows = await _all(conn, select(u).where(u.c.id > 2))
     assert sum(r.deleted for r in rows) == 1
     assert sum(r.suspended for r in rows) == 1
@@ -327,7 +326,7 @@ async def test_one_deleted_one_suspended_one_never_logged_in(demo: Demo) -> None
 
 async def test_log_rows_have_the_shapes_of_real_sessions(demo: Demo) -> None:
     log = demo.moodle.tables.logstore_standard_log
-    async with demo.moodle.connect() as conn:
+    async with demo.moodle.engine.connect() as conn:
         rows = await _all(conn, select(log).order_by(log.c.timecreated, log.c.id))
     start = NOW - 2 * 2629800
     assert all(start - 86400 < r.timecreated < NOW for r in rows)
@@ -358,7 +357,7 @@ async def test_log_rows_have_the_shapes_of_real_sessions(demo: Demo) -> None:
 async def test_user_times_agree_with_the_log(demo: Demo) -> None:
     t = demo.moodle.tables
     log, u, ula = t.logstore_standard_log, t.user, t.user_lastaccess
-    async with demo.moodle.connect() as conn:
+    async with demo.moodle.engine.connect() as conn:
         rows = await _all(
             conn,
             select(log.c.userid, log.c.action, log.c.courseid, log.c.timecreated).where(

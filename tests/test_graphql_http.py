@@ -10,6 +10,7 @@ import pytest
 from definum_gql.config import Settings
 from definum_gql.moodle.site import Moodle
 from tests.builders import NOW, Site
+from tests.databases import settings_for
 from tests.graphql_support import admin_token, client, post
 
 ME = '{ user(value: "2") { username } }'
@@ -87,7 +88,7 @@ async def test_valid_token_answers(site: Site, moodle: Moodle) -> None:
 
 
 async def test_auth_off_answers_without_a_token(site: Site, database: Any, frozen_now: int) -> None:
-    settings = Settings(database_url=database.url, site_cache_seconds=0, auth="off")
+    settings = settings_for(database.url, auth="off")
     moodle = Moodle.from_settings(settings, clock=lambda: float(frozen_now))
     try:
         response = await post(moodle, ME)
@@ -238,7 +239,7 @@ async def test_unexpected_errors_are_masked_and_logged_with_a_request_id(
 
 
 def limited(database: Any, frozen_now: int, **limits: Any) -> Moodle:
-    settings = Settings(database_url=database.url, site_cache_seconds=0, **limits)
+    settings = settings_for(database.url, **limits)
     return Moodle.from_settings(settings, clock=lambda: float(frozen_now))
 
 
@@ -315,12 +316,12 @@ async def test_unreachable_database_is_503(auth: str) -> None:
 async def test_database_lost_during_a_request_is_503(
     site: Site, moodle: Moodle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sqlalchemy.exc import OperationalError
-
     from definum_gql.graphql import loaders
+    from definum_gql.moodle.reader import DatabaseUnavailable
 
     async def lost(*args: Any, **kwargs: Any) -> Any:
-        raise OperationalError("SELECT", {}, ConnectionResetError("server closed the connection"))
+        # What the reader raises when the server goes away mid-request (test_moodle_engine).
+        raise DatabaseUnavailable("server closed the connection")
 
     monkeypatch.setattr(loaders, "load_badges", lost)
     token = await admin_token(site)

@@ -6,12 +6,20 @@ import pytest
 from sqlalchemy import insert, text
 
 from definum_gql.moodle.engine import ReadOnlyViolation
+from definum_gql.moodle.reader import DatabaseUnavailable
 from definum_gql.moodle.site import Moodle
+from tests import databases
 from tests.builders import BASE_CONFIG, Site
 
 
 async def test_reader_refuses_to_send_a_write(site: Site, moodle: Moodle) -> None:
-    async with moodle.connect() as conn:
+    async with moodle.request() as ctx:
+        with pytest.raises(ReadOnlyViolation):
+            await ctx.reader.execute(insert(moodle.tables.config).values(name="x", value="y"))
+        # The statements sent straight to the driver pass the same guard.
+        with pytest.raises(ReadOnlyViolation):
+            await ctx.reader._send("DELETE FROM mdl_config", [])
+    async with moodle.engine.connect() as conn:
         with pytest.raises(ReadOnlyViolation):
             await conn.execute(insert(moodle.tables.config).values(name="x", value="y"))
     assert await site.count(site.t.config) == len(BASE_CONFIG)
@@ -52,9 +60,31 @@ async def test_timezone_99_means_the_configured_server_zone(site: Site, moodle: 
     assert moodle.timezone(config, override="Europe/Paris").key == "Europe/Paris"
 
 
-async def test_pool_pre_ping_survives_a_plain_select(moodle: Moodle, site: Site) -> None:
-    async with moodle.connect() as conn:
-        assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+async def test_a_connection_killed_while_pooled_is_replaced_at_the_first_statement(
+    moodle: Moodle, site: Site, database: databases.TestDatabase
+) -> None:
+    """No ping on checkout: the first statement of a request retries once on a new connection."""
+    if database.backend == "sqlite":
+        pytest.skip("SQLite has no server connection to lose")
+    async with moodle.request() as ctx:
+        pid_query = (
+            "SELECT pg_backend_pid()"
+            if database.backend == "postgresql"
+            else ("SELECT CONNECTION_ID()")
+        )
+        pid = (await ctx.reader.execute(text(pid_query)))[0][0]
+    kill = (
+        f"SELECT pg_terminate_backend({pid})"
+        if database.backend == "postgresql"
+        else (f"KILL {pid}")
+    )
+    async with site.db.writer.connect() as admin:
+        await admin.execute(text(kill))
+    async with moodle.request() as ctx:  # the pooled connection is the dead one
+        rows = await ctx.reader.rows(ctx.statements.config)
+        again = (await ctx.reader.execute(text(pid_query)))[0][0]
+    assert {name for name, _ in rows} >= set(BASE_CONFIG)
+    assert again != pid
 
 
 async def _raw_execute(driver: object, backend: str, statement: str) -> None:
@@ -63,3 +93,21 @@ async def _raw_execute(driver: object, backend: str, statement: str) -> None:
             await cursor.execute(statement)
     else:
         await driver.execute(statement)  # type: ignore[attr-defined]
+
+
+async def test_a_connection_lost_after_the_first_statement_is_unavailable(
+    moodle: Moodle, site: Site, database: databases.TestDatabase
+) -> None:
+    """Once a request has read something, a lost connection is not retried: it is an outage."""
+    if database.backend == "sqlite":
+        pytest.skip("SQLite has no server connection to lose")
+    pid_query = (
+        "SELECT pg_backend_pid()" if database.backend == "postgresql" else "SELECT CONNECTION_ID()"
+    )
+    kill = "SELECT pg_terminate_backend({})" if database.backend == "postgresql" else "KILL {}"
+    async with moodle.request() as ctx:
+        pid = (await ctx.reader.execute(text(pid_query)))[0][0]
+        async with site.db.writer.connect() as admin:
+            await admin.execute(text(kill.format(pid)))
+        with pytest.raises(DatabaseUnavailable):
+            await ctx.reader.rows(ctx.statements.config)

@@ -275,12 +275,13 @@ async def test_an_unexpected_failure_is_a_moodle_error_not_a_500(
 async def test_a_connection_lost_mid_query_is_503(
     site: Site, moodle: Moodle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sqlalchemy.exc import OperationalError
+    from definum_gql.moodle.reader import DatabaseUnavailable
 
     await ready(site)
 
     async def lost(*args: object, **kwargs: object) -> None:
-        raise OperationalError("SELECT 1", {}, ConnectionResetError("server closed"))
+        # What the reader raises when the server goes away mid-request (test_moodle_engine).
+        raise DatabaseUnavailable("server closed")
 
     monkeypatch.setattr("definum_gql.rest.server.resolve_user", lost)
     response = await call(moodle, params("3", fmt="xml"))

@@ -28,10 +28,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from definum_gql.auth import AuthError, check_service, check_token
-from definum_gql.config import Settings
+from definum_gql.auth import Authenticator, Caller, Refused
 from definum_gql.moodle.site import Moodle
 from definum_gql.rest import rest_routes
+from definum_gql.rest.errors import WsError, refused
 from definum_gql.stats.activity import monthly_activity
 from definum_gql.stats.badges import load_badges
 from definum_gql.stats.courses import load_enrolments
@@ -41,6 +41,7 @@ from definum_gql.stats.identity import resolve_user
 from definum_gql.stats.months import Month
 from definum_gql.stats.timespent import Algorithm
 from definum_gql.stats.users import load_users
+from tests.databases import settings_for
 from tests.scenario import (
     SCENARIO_BACKENDS,
     SCENARIO_NOW,
@@ -418,7 +419,7 @@ async def scenario(
             _scenario_sites.refused[backend] = exc
             raise
         moodle = Moodle.from_settings(
-            Settings(database_url=db.url, site_cache_seconds=0),
+            settings_for(db.url),
             clock=lambda: float(SCENARIO_NOW),
         )
         _scenario_sites.loaded[backend] = Scenario(backend, db, moodle)
@@ -429,8 +430,8 @@ async def scenario(
 
 
 async def test_definum_stats_for_every_scenario_user_in_one_batch(scenario: Scenario) -> None:
-    async with scenario.moodle.connect() as conn:
-        documents = await definum_stats(scenario.moodle, conn, [*USERS, 99])
+    async with scenario.moodle.request() as ctx:
+        documents = await definum_stats(ctx, [*USERS, 99])
     expected = expected_documents(scenario.backend)
     assert sorted(documents) == USERS  # 99 does not exist: left out
     for user_id in USERS:
@@ -438,8 +439,8 @@ async def test_definum_stats_for_every_scenario_user_in_one_batch(scenario: Scen
 
 
 async def test_document_fields_come_in_the_contract_order(scenario: Scenario) -> None:
-    async with scenario.moodle.connect() as conn:
-        documents = await definum_stats(scenario.moodle, conn, [8])
+    async with scenario.moodle.request() as ctx:
+        documents = await definum_stats(ctx, [8])
     assert list(dataclasses.asdict(documents[8])) == [
         "id",
         "lastname",
@@ -469,8 +470,8 @@ async def test_document_fields_come_in_the_contract_order(scenario: Scenario) ->
 
 async def test_readable_strings_in_french(scenario: Scenario) -> None:
     # strftimedaydatetime in French, "%A %d %B %Y, %H:%M", same instants as the English table.
-    async with scenario.moodle.connect() as conn:
-        documents = await definum_stats(scenario.moodle, conn, [7, 8, 9], lang="fr")
+    async with scenario.moodle.request(lang="fr") as ctx:
+        documents = await definum_stats(ctx, [7, 8, 9])
     got = {
         i: (d.lastloginstr, [b.dateissuedstr for b in d.badges], d.timespentinmonthstr)
         for i, d in documents.items()
@@ -513,9 +514,8 @@ async def test_readable_strings_in_french(scenario: Scenario) -> None:
 async def test_scenario_lookup_finds_the_user(
     scenario: Scenario, field: str, value: str, user_id: int
 ) -> None:
-    async with scenario.moodle.connect() as conn:
-        site = await scenario.moodle.site(conn)
-        assert await resolve_user(scenario.moodle, conn, site, field, value) == user_id
+    async with scenario.moodle.request() as ctx:
+        assert (await resolve_user(ctx, field, value)).id == user_id
 
 
 @pytest.mark.parametrize(
@@ -546,26 +546,24 @@ async def test_scenario_lookup_finds_the_user(
 async def test_scenario_lookup_near_misses_find_nobody(
     scenario: Scenario, field: str, value: str
 ) -> None:
-    async with scenario.moodle.connect() as conn:
-        site = await scenario.moodle.site(conn)
+    async with scenario.moodle.request() as ctx:
         with pytest.raises(UserNotFound):
-            await resolve_user(scenario.moodle, conn, site, field, value)
+            await resolve_user(ctx, field, value)
 
 
 async def test_shared_email_of_bob_and_his_clone_is_an_error(scenario: Scenario) -> None:
     # Users 7 and 18 both have bob.durand@example.com: never a pick.
-    async with scenario.moodle.connect() as conn:
-        site = await scenario.moodle.site(conn)
+    async with scenario.moodle.request() as ctx:
         with pytest.raises(MultipleUsersFound):
-            await resolve_user(scenario.moodle, conn, site, "email", "Bob.Durand@example.com")
+            await resolve_user(ctx, "email", "Bob.Durand@example.com")
 
 
 # --- the data layer on the real schema ---
 
 
 async def test_load_users_reads_the_real_user_table(scenario: Scenario) -> None:
-    async with scenario.moodle.connect() as conn:
-        users = await load_users(conn, scenario.moodle.tables, [*USERS, 99])
+    async with scenario.moodle.request() as ctx:
+        users = await load_users(ctx, [*USERS, 99])
     assert sorted(users) == USERS
     summary = {
         i: (u.username, u.auth, u.deleted, u.suspended, u.lastlogin, u.currentlogin)
@@ -591,10 +589,8 @@ async def test_load_users_reads_the_real_user_table(scenario: Scenario) -> None:
 
 
 async def test_load_enrolments_reads_every_enrolment_state(scenario: Scenario) -> None:
-    async with scenario.moodle.connect() as conn:
-        enrolments = await load_enrolments(
-            conn, scenario.moodle.tables, USERS, SCENARIO_NOW, active_only=False
-        )
+    async with scenario.moodle.request() as ctx:
+        enrolments = await load_enrolments(ctx, USERS, active_only=False)
     assert sorted(enrolments) == USERS
     got = {
         user_id: [
@@ -611,9 +607,8 @@ async def test_load_enrolments_reads_every_enrolment_state(scenario: Scenario) -
 async def test_load_badges_lists_expired_and_archived_badges_newest_first(
     scenario: Scenario,
 ) -> None:
-    async with scenario.moodle.connect() as conn:
-        site = await scenario.moodle.site(conn)
-        badges = await load_badges(conn, scenario.moodle.tables, site, USERS, SCENARIO_NOW)
+    async with scenario.moodle.request() as ctx:
+        badges = await load_badges(ctx, USERS)
     got = {
         user_id: [(b.badge.id, b.badge.courseid, b.dateissued, b.expired) for b in issued]
         for user_id, issued in badges.items()
@@ -632,9 +627,8 @@ async def test_load_badges_lists_expired_and_archived_badges_newest_first(
 
 async def test_monthly_activity_for_october_and_november(scenario: Scenario) -> None:
     months = [Month(2026, 10), Month(2026, 11)]
-    async with scenario.moodle.connect() as conn:
-        site = await scenario.moodle.site(conn)
-        activity = await monthly_activity(scenario.moodle, conn, site, USERS, months)
+    async with scenario.moodle.request() as ctx:
+        activity = await monthly_activity(ctx, USERS, months)
     got = {
         user_id: tuple((m.time_spent, m.logins) for m in rows) for user_id, rows in activity.items()
     }
@@ -659,12 +653,9 @@ async def test_dedication_sessions_in_november(scenario: Scenario) -> None:
     # chloe: 184-185 240 | 186-191 5400 | 192-194 900 = 6540
     # yamada: 198-200 3000 | 201 alone 0 | 202-203 same second 0 = 3000
     # emma (from 1794700800): 207-209 1980.  jurgen: 195-197 720.  zoe: one logout row, 0.
-    async with scenario.moodle.connect() as conn:
-        site = await scenario.moodle.site(conn)
+    async with scenario.moodle.request() as ctx:
         activity = await monthly_activity(
-            scenario.moodle,
-            conn,
-            site,
+            ctx,
             [7, 8, 9, 10, 11, 17],
             [Month(2026, 11)],
             algorithm=Algorithm.DEDICATION,
@@ -676,8 +667,21 @@ async def test_dedication_sessions_in_november(scenario: Scenario) -> None:
 # --- web service tokens (contract sections 2 and 6) ---
 
 
-def _refusal(error: AuthError) -> tuple[str, str, str]:
+def _refusal(outcome: object) -> tuple[str, str, str]:
+    """A refusal in Moodle's words, as the REST door prints it."""
+    assert isinstance(outcome, Refused), outcome
+    error: WsError = refused(outcome)
     return (error.exception, error.errorcode, error.message)
+
+
+async def _caller(scenario: Scenario, token: str | None, client_ip: str) -> Caller | Refused:
+    async with scenario.moodle.request() as ctx:
+        return await Authenticator(0).authenticate(ctx, token, client_ip)
+
+
+async def _service(scenario: Scenario, caller: Caller) -> Refused | None:
+    async with scenario.moodle.request() as ctx:
+        return await Authenticator(0).check_service(ctx, caller)
 
 
 @pytest.mark.parametrize(
@@ -693,10 +697,9 @@ async def test_scenario_token_is_accepted(
     scenario: Scenario, token_id: int, client_ip: str, user_id: int
 ) -> None:
     token = TOKENS[scenario.backend][token_id]
-    async with scenario.moodle.connect() as conn:
-        site = await scenario.moodle.site(conn)
-        caller = await check_token(scenario.moodle, conn, site, token, client_ip)
-        await check_service(scenario.moodle, conn, site, caller, "definum_get_stats")
+    caller = await _caller(scenario, token, client_ip)
+    assert isinstance(caller, Caller), caller
+    assert await _service(scenario, caller) is None
     assert (caller.user_id, caller.service_id, caller.site_admin) == (user_id, 2, user_id == 2)
 
 
@@ -715,11 +718,7 @@ async def test_scenario_token_is_refused(
     scenario: Scenario, token_id: int, client_ip: str, refusal: tuple[str, str, str]
 ) -> None:
     token = TOKENS[scenario.backend][token_id]
-    async with scenario.moodle.connect() as conn:
-        site = await scenario.moodle.site(conn)
-        with pytest.raises(AuthError) as refused:
-            await check_token(scenario.moodle, conn, site, token, client_ip)
-    assert _refusal(refused.value) == refusal
+    assert _refusal(await _caller(scenario, token, client_ip)) == refusal
 
 
 @pytest.mark.parametrize(
@@ -734,11 +733,7 @@ async def test_scenario_token_is_refused(
     ],
 )
 async def test_unknown_scenario_token_is_not_found(scenario: Scenario, token: str | None) -> None:
-    async with scenario.moodle.connect() as conn:
-        site = await scenario.moodle.site(conn)
-        with pytest.raises(AuthError) as refused:
-            await check_token(scenario.moodle, conn, site, token, LOCAL)
-    assert _refusal(refused.value) == INVALID_TOKEN
+    assert _refusal(await _caller(scenario, token, LOCAL)) == INVALID_TOKEN
 
 
 @pytest.mark.parametrize(
@@ -753,13 +748,10 @@ async def test_scenario_token_of_a_service_without_the_function_is_refused(
     scenario: Scenario, token_id: int
 ) -> None:
     token = TOKENS[scenario.backend][token_id]
-    async with scenario.moodle.connect() as conn:
-        site = await scenario.moodle.site(conn)
-        caller = await check_token(scenario.moodle, conn, site, token, LOCAL)
-        assert (caller.user_id, caller.service_id) == (3, token_id - 4)
-        with pytest.raises(AuthError) as refused:
-            await check_service(scenario.moodle, conn, site, caller, "definum_get_stats")
-    assert _refusal(refused.value) == ACCESS
+    caller = await _caller(scenario, token, LOCAL)
+    assert isinstance(caller, Caller), caller
+    assert (caller.user_id, caller.service_id) == (3, token_id - 4)
+    assert _refusal(await _service(scenario, caller)) == ACCESS
 
 
 # --- the REST door, end to end on the scenario ---

@@ -10,9 +10,8 @@ DAY = 86400
 
 
 async def badges(moodle: Moodle, user_id: int) -> list[IssuedBadge]:
-    async with moodle.connect() as conn:
-        site = await moodle.site(conn)
-        return (await load_badges(conn, moodle.tables, site, [user_id], NOW))[user_id]
+    async with moodle.request() as ctx:
+        return (await load_badges(ctx, [user_id]))[user_id]
 
 
 async def test_badges_are_listed_newest_first(site: Site, moodle: Moodle) -> None:

@@ -10,8 +10,8 @@ DAY = 86400
 
 
 async def counts(moodle: Moodle, user_id: int) -> CourseCounts:
-    async with moodle.connect() as conn:
-        return (await course_counts(conn, moodle.tables, [user_id], moodle.now()))[user_id]
+    async with moodle.request() as ctx:
+        return (await course_counts(ctx, [user_id]))[user_id]
 
 
 async def test_active_enrolment_is_counted(site: Site, moodle: Moodle) -> None:
@@ -51,8 +51,8 @@ async def test_now_is_rounded_to_100_seconds_as_moodle_does(site: Site, moodle: 
     user, late, early = await site.user(), await site.course(), await site.course()
     await site.enrol(user, late, timestart=NOW - 10)
     await site.enrol(user, early, timestart=NOW - 30)
-    async with moodle.connect() as conn:
-        rows = (await load_enrolments(conn, moodle.tables, [user], NOW, active_only=False))[user]
+    async with moodle.request() as ctx:
+        rows = (await load_enrolments(ctx, [user], active_only=False))[user]
     assert {r.courseid: r.status for r in rows} == {late: "not_started", early: "active"}
     assert (await counts(moodle, user)).courses == 1
 
@@ -114,9 +114,9 @@ async def test_enrolment_list_carries_method_status_and_completion(
     await site.enrol(user, course, method="self", timestart=NOW - 10 * DAY)
     await site.enrol(user, other, status=1)
     await site.completion(user, course, NOW - DAY, timeenrolled=NOW - 10 * DAY)
-    async with moodle.connect() as conn:
-        everything = await load_enrolments(conn, moodle.tables, [user], NOW, active_only=False)
-        active = await load_enrolments(conn, moodle.tables, [user], NOW)
+    async with moodle.request() as ctx:
+        everything = await load_enrolments(ctx, [user], active_only=False)
+        active = await load_enrolments(ctx, [user])
     rows = everything[user]
     assert [(r.courseid, r.method, r.status) for r in rows] == [
         (course, "self", "active"),
@@ -135,6 +135,6 @@ async def test_many_users_in_one_batch(site: Site, moodle: Moodle) -> None:
     for i, user in enumerate(users):
         if i % 2 == 0:
             await site.enrol(user, course)
-    async with moodle.connect() as conn:
-        result = await course_counts(conn, moodle.tables, users, NOW)
+    async with moodle.request() as ctx:
+        result = await course_counts(ctx, users)
     assert [result[u].courses for u in users] == [1, 0, 1, 0, 1]

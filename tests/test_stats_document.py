@@ -47,8 +47,8 @@ async def build_learner(site: Site) -> int:
 
 async def test_full_document_in_english(site: Site, moodle: Moodle) -> None:
     user = await build_learner(site)
-    async with moodle.connect() as conn:
-        document = (await definum_stats(moodle, conn, [user]))[user]
+    async with moodle.request() as ctx:
+        document = (await definum_stats(ctx, [user]))[user]
     # Time spent (threshold 60 min, credit 15 min, no enrolment filter):
     #   login at NOV_START: next row 19 days later > 3600 s → min(900, now - t) = 900
     #   login at T0 → 180, view at T0+180 → 420, last view → min(900, now - t) = 900
@@ -92,10 +92,8 @@ async def test_full_document_in_english(site: Site, moodle: Moodle) -> None:
 
 async def test_french_strings_and_a_past_month(site: Site, moodle: Moodle) -> None:
     user = await build_learner(site)
-    async with moodle.connect() as conn:
-        document = (await definum_stats(moodle, conn, [user], month=Month(2026, 10), lang="fr"))[
-            user
-        ]
+    async with moodle.request(lang="fr") as ctx:
+        document = (await definum_stats(ctx, [user], month=Month(2026, 10)))[user]
     assert document.lastloginstr == "jeudi 05 novembre 2026, 13:00"
     assert [b.dateissuedstr for b in document.badges] == [
         "vendredi 20 novembre 2026, 10:30",
@@ -110,8 +108,8 @@ async def test_a_callers_timezone_changes_how_dates_read_not_the_month(
     site: Site, moodle: Moodle
 ) -> None:
     user = await build_learner(site)
-    async with moodle.connect() as conn:
-        document = (await definum_stats(moodle, conn, [user], timezone="UTC"))[user]
+    async with moodle.request(timezone="UTC") as ctx:
+        document = (await definum_stats(ctx, [user]))[user]
     # The month stays Paris's (both logins of 1 November 00:00 and 20 November count) ...
     assert document.loginsinmonth == 2
     # ... but 12:00 UTC now reads as 12:00 PM instead of Paris's 01:00 PM.
@@ -124,8 +122,8 @@ async def test_definum_timezone_setting_moves_the_month(site: Site, settings: Se
         settings.model_copy(update={"timezone": "UTC"}), clock=lambda: float(NOW)
     )
     try:
-        async with moodle.connect() as conn:
-            document = (await definum_stats(moodle, conn, [user]))[user]
+        async with moodle.request() as ctx:
+            document = (await definum_stats(ctx, [user]))[user]
     finally:
         await moodle.dispose()
     # In UTC November starts an hour later: the logins at 22:59:59 and 23:00:00 UTC on
@@ -136,8 +134,8 @@ async def test_definum_timezone_setting_moves_the_month(site: Site, settings: Se
 
 async def test_never_logged_in_and_unknown_ids(site: Site, moodle: Moodle) -> None:
     fresh = await site.user(firstname="山田", lastname="太郎")
-    async with moodle.connect() as conn:
-        documents = await definum_stats(moodle, conn, [fresh, 999999])
+    async with moodle.request() as ctx:
+        documents = await definum_stats(ctx, [fresh, 999999])
     assert list(documents) == [fresh]
     only = documents[fresh]
     assert (only.lastlogin, only.lastloginstr, only.courses, only.numbadges) == (0, "Never", 0, 0)

@@ -18,9 +18,8 @@ from tests.builders import Site
 
 
 async def lookup(moodle: Moodle, field: str, value: str) -> int:
-    async with moodle.connect() as conn:
-        site = await moodle.site(conn)
-        return await resolve_user(moodle, conn, site, field, value)
+    async with moodle.request() as ctx:
+        return (await resolve_user(ctx, field, value)).id
 
 
 async def test_id_is_digits_only_after_trimming(site: Site, moodle: Moodle) -> None:
@@ -142,10 +141,10 @@ async def test_oidc_fields_match_auth_oidc_token_rows(site: Site, moodle: Moodle
 async def test_without_the_auth_oidc_table_oidc_lookups_find_no_one(
     site: Site, moodle: Moodle
 ) -> None:
-    async with moodle.connect() as conn:
-        assert await table_exists(conn, "mdl_auth_oidc_token")
-        assert not await table_exists(conn, "mdl_no_such_plugin_table")
-        config = replace(await moodle.site(conn), has_oidc=False)
+    async with moodle.request() as ctx:
+        assert await table_exists(ctx.reader, "mdl_auth_oidc_token")
+        assert not await table_exists(ctx.reader, "mdl_no_such_plugin_table")
+        without = replace(ctx, site=replace(ctx.site, has_oidc=False))
         with pytest.raises(OidcUnavailable) as caught:
-            await resolve_user(moodle, conn, config, "oidcuniqueid", "7f3c-0008")
+            await resolve_user(without, "oidcuniqueid", "7f3c-0008")
     assert isinstance(caught.value, UserNotFound)

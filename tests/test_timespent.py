@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, event, insert
+from sqlalchemy import delete, insert
 
 from definum_gql.config import Settings
 from definum_gql.moodle.site import Moodle
@@ -25,8 +25,8 @@ from definum_gql.stats.timespent import (
     Algorithm,
     TimeSpent,
     UseStatsParams,
+    folded_trails,
     sql_window_use_stats,
-    streamed_time_spent,
     time_spent,
     use_stats_params,
 )
@@ -50,29 +50,9 @@ async def spent(
     params: UseStatsParams = P,
     algorithm: Algorithm = Algorithm.USE_STATS,
 ) -> dict[int, list[TimeSpent]]:
-    async with moodle.connect() as conn:
-        return await time_spent(
-            conn,
-            moodle.tables,
-            users,
-            ranges,
-            now=NOW,
-            params=params,
-            tz=PARIS,
-            algorithm=algorithm,
-        )
-
-
-async def streamed(
-    moodle: Moodle,
-    users: Sequence[int],
-    ranges: Sequence[tuple[int, int]] = (NOV,),
-    params: UseStatsParams = P,
-) -> dict[int, list[TimeSpent]]:
-    async with moodle.connect() as conn:
-        return await streamed_time_spent(
-            conn, moodle.tables, users, ranges, now=NOW, params=params, tz=PARIS
-        )
+    """What requests use: the rows read once and folded here."""
+    async with moodle.request() as ctx:
+        return await time_spent(ctx, users, ranges, params=params, tz=PARIS, algorithm=algorithm)
 
 
 async def windowed(
@@ -81,10 +61,8 @@ async def windowed(
     ranges: Sequence[tuple[int, int]] = (NOV,),
     params: UseStatsParams = P,
 ) -> dict[int, list[TimeSpent]]:
-    async with moodle.connect() as conn:
-        return await sql_window_use_stats(
-            conn, moodle.tables, users, ranges, now=NOW, params=params, tz=PARIS
-        )
+    async with moodle.request() as ctx:
+        return await sql_window_use_stats(ctx, users, ranges, params=params, tz=PARIS)
 
 
 async def both(
@@ -96,7 +74,6 @@ async def both(
     """The answer, checked equal by both ways of computing it."""
     answer = (await spent(moodle, [user], ranges, params))[user][0]
     assert (await windowed(moodle, [user], ranges, params))[user][0] == answer
-    assert (await streamed(moodle, [user], ranges, params))[user][0] == answer
     return answer
 
 
@@ -306,18 +283,14 @@ async def test_several_users_and_ranges_in_one_statement(site: Site, moodle: Moo
     await site.log(first, DAY + 100, courseid=course)  # November: 900
     await site.log(second, DAY + 5)  # November: 900
     statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(moodle.engine.sync_engine, "before_cursor_execute", count)
+    moodle.db.listeners.append(statements.append)
     try:
         result = await spent(
             moodle, [first, second, idle, 999_999, first], [OCT, NOV, (NOV[1], NOV[1] + 1)]
         )
     finally:
-        event.remove(moodle.engine.sync_engine, "before_cursor_execute", count)
-    assert len(statements) == 1
+        moodle.db.listeners.remove(statements.append)
+    assert len([s for s in statements if "logstore_standard_log" in s]) == 1
     assert set(result) == {first, second, idle, 999_999}
     assert result[first] == [
         TimeSpent(900, {0: 900}, 1),
@@ -338,11 +311,7 @@ async def test_a_long_id_list_reads_the_span_and_drops_unrequested_users(
     for user in (first, between, last):
         await site.log(user, DAY)  # 900 each
     asked = [first, last, 999_999]  # more than CHUNK ids: BETWEEN first AND 999,999
-    for answer in (
-        await spent(moodle, asked),
-        await streamed(moodle, asked),
-        await windowed(moodle, asked),
-    ):
+    for answer in (await spent(moodle, asked), await windowed(moodle, asked)):
         assert answer == {
             first: [TimeSpent(900, {0: 900}, 1)],
             last: [TimeSpent(900, {0: 900}, 1)],
@@ -490,9 +459,12 @@ async def test_random_trails_match_the_reference(
             u: [e["timestart"] for e in enrolments if e["userid"] == u] if enrolmentfilter else []
             for u in users
         }
-        folded = await streamed(moodle, users, ranges, params)
+        async with moodle.request() as ctx:
+            # One read for logins and both algorithms, as requests do.
+            trails = await folded_trails(
+                ctx, users, ranges, (Algorithm.USE_STATS, Algorithm.DEDICATION), params=params
+            )
         window = await windowed(moodle, users, ranges, params)
-        dedicated = await spent(moodle, users, ranges, params, Algorithm.DEDICATION)
         for u in users:
             for k, (start, end) in enumerate(ranges):
                 e = ref.use_stats(
@@ -507,12 +479,22 @@ async def test_random_trails_match_the_reference(
                     enrolment_starts=starts[u],
                 )
                 expected = TimeSpent(e.total, e.by_course, e.active_days)
-                assert folded[u][k] == expected
+                assert trails[u][k].spent[Algorithm.USE_STATS] == expected
                 assert window[u][k] == expected
                 d = ref.dedication(
                     stored, u, start, end, now=NOW, tz=PARIS, enrolment_starts=starts[u]
                 )
-                assert dedicated[u][k] == TimeSpent(d.total, d.by_course, d.active_days)
+                dedication = TimeSpent(d.total, d.by_course, d.active_days)
+                assert trails[u][k].spent[Algorithm.DEDICATION] == dedication
+                # Logins: every loggedin row of the range, whatever its origin or who did it.
+                logins = [
+                    r
+                    for r in stored
+                    if r["userid"] == u
+                    and r["action"] == "loggedin"
+                    and start <= r["timecreated"] < min(end, NOW + 1)
+                ]
+                assert trails[u][k].logins == len(logins)
     finally:
         async with site.db.writer.begin() as conn:
             await conn.execute(delete(log))

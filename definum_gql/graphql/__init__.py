@@ -19,6 +19,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
+from definum_gql.auth import Authenticator
 from definum_gql.config import Settings
 from definum_gql.graphql.http import routes
 from definum_gql.graphql.query import Query
@@ -56,6 +57,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return _Schema(query=Query, extensions=extensions)
 
 
-def graphql_routes(moodle: Moodle) -> list[BaseRoute]:
+def graphql_routes(
+    moodle: Moodle, *, authenticator: Authenticator | None = None
+) -> list[BaseRoute]:
     """``/graphql`` (GET, POST, GraphiQL page) and ``/graphql/static/...`` (GraphiQL's assets)."""
-    return routes(moodle, build_schema(moodle.settings))
+    auth = authenticator or Authenticator(moodle.settings.token_cache_seconds)
+    return routes(moodle, build_schema(moodle.settings), auth)

@@ -1,4 +1,4 @@
-"""The per-request context: one database connection, the site, the caller and the DataLoaders."""
+"""The per-request context: the request's statistics context, the caller and the DataLoaders."""
 
 from __future__ import annotations
 
@@ -9,39 +9,52 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.dataloader import DataLoader
 
-from definum_gql.moodle.site import Moodle, SiteConfig
+from definum_gql.config import Settings
+from definum_gql.moodle.site import RequestContext, SiteConfig
 from definum_gql.stats.months import Month
 
+K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
-BatchFn = Callable[[AsyncConnection, list[int]], Awaitable[Mapping[int, T]]]
+BatchFn = Callable[[RequestContext, list[K]], Awaitable[Mapping[K, T]]]
 
 
 @dataclass
 class Context:
     """Everything a resolver may use; built once per HTTP request.
 
-    Resolvers share one connection; the lock makes the loaders that the executor runs concurrently
-    take turns on it.
+    Resolvers share the request's one connection; the lock makes the loaders that the executor
+    runs concurrently take turns on it.
     """
 
-    moodle: Moodle
-    site: SiteConfig
-    conn: AsyncConnection
-    now: int
-    tz: ZoneInfo
+    stats: RequestContext
     request_id: str
     #: The token owner; None when auth is off (demo).
     caller_id: int | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _loaders: dict[Hashable, DataLoader[int, Any]] = field(default_factory=dict)
+    _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        return self.stats.settings
+
+    @property
+    def site(self) -> SiteConfig:
+        return self.stats.site
+
+    @property
+    def now(self) -> int:
+        return self.stats.now
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.stats.tz
 
     @asynccontextmanager
-    async def db(self) -> AsyncIterator[AsyncConnection]:
+    async def db(self) -> AsyncIterator[RequestContext]:
         async with self._lock:
-            yield self.conn
+            yield self.stats
 
     @property
     def this_month(self) -> Month:
@@ -51,21 +64,20 @@ class Context:
         """A month argument (``YYYY-MM``), the current month when absent."""
         return self.this_month if text is None else Month.parse(text)
 
-    def loader(self, key: Hashable, batch: BatchFn[T]) -> DataLoader[int, T | None]:
-        """The request's loader named ``key``: every id asked in one tick, one call of ``batch``.
+    def loader(self, key: Hashable, batch: BatchFn[K, T]) -> DataLoader[K, T | None]:
+        """The request's loader named ``key``: every key asked in one tick, one call of ``batch``.
 
-        ``key`` holds the arguments (month, algorithm...) so that differently parametrised fields
-        get their own loader; ids the batch function leaves out load as None.
+        Keys the batch function leaves out load as None.
         """
         existing = self._loaders.get(key)
         if existing is not None:
-            return cast(DataLoader[int, T | None], existing)
+            return cast(DataLoader[K, T | None], existing)
 
-        async def load(ids: list[int]) -> Sequence[T | None]:
-            async with self.db() as conn:
-                found = await batch(conn, sorted(set(ids)))
-            return [found.get(i) for i in ids]
+        async def load(keys: list[K]) -> Sequence[T | None]:
+            async with self.db() as ctx:
+                found = await batch(ctx, list(dict.fromkeys(keys)))
+            return [found.get(k) for k in keys]
 
-        created: DataLoader[int, T | None] = DataLoader(load_fn=load)
+        created: DataLoader[K, T | None] = DataLoader(load_fn=load)
         self._loaders[key] = created
         return created

@@ -12,7 +12,6 @@ import re
 from typing import Any
 
 from graphql import GraphQLError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from definum_gql.moodle.site import DatabaseUnavailable
 from definum_gql.stats.errors import (
@@ -76,9 +75,7 @@ def error_code(error: GraphQLError) -> tuple[str, bool]:
         return "GRAPHQL_VALIDATION_FAILED", True
     if isinstance(original, ClientError):
         return original.code, True
-    if isinstance(original, (DatabaseUnavailable, OperationalError, InterfaceError)) or (
-        isinstance(original, DBAPIError) and original.connection_invalidated
-    ):
+    if isinstance(original, DatabaseUnavailable):
         return "DATABASE_UNAVAILABLE", False
     if isinstance(original, StatsError):
         for kind, code in _STATS_CODES.items():

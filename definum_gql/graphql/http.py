@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import strawberry
-from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -23,11 +22,11 @@ from starlette.staticfiles import StaticFiles
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from definum_gql.auth import FUNCTION, AuthError, check_service, check_token, client_address
+from definum_gql.auth import Authenticator, Refusal, Refused, client_address
 from definum_gql.config import AuthMode
 from definum_gql.graphql.context import Context
 from definum_gql.graphql.errors import AuthFailure, format_error, request_error
-from definum_gql.moodle.site import DatabaseUnavailable, Moodle
+from definum_gql.moodle.site import DatabaseReadError, DatabaseUnavailable, Moodle
 
 log = logging.getLogger("definum_gql.graphql")
 
@@ -94,34 +93,54 @@ async def _graphql_params(request: Request) -> tuple[str, dict[str, Any] | None,
     return query, variables, operation
 
 
-# Reasons that mean the token itself cannot be used (HTTP 401); the others refuse a valid token.
-_TOKEN_REASONS = {
-    "invalidtoken": "INVALID_TOKEN",
-    "tokenexpired": "TOKEN_EXPIRED",
-    "iprestricted": "IP_NOT_ALLOWED",
+# Refusals of the token itself (HTTP 401); the others refuse a valid token.
+_TOKEN_REFUSALS = {
+    Refusal.INVALID_TOKEN: (
+        "INVALID_TOKEN",
+        "Invalid token: send 'Authorization: Bearer <token>' with a web service token.",
+    ),
+    Refusal.TOKEN_EXPIRED: ("TOKEN_EXPIRED", "The token has expired."),
+    Refusal.IP_RESTRICTED: ("IP_NOT_ALLOWED", "The token may not be used from this address."),
 }
 
 
-def _auth_failure(error: AuthError) -> AuthFailure:
-    reason = error.http_reason
-    if reason in _TOKEN_REASONS:
-        message = error.message
-        if reason == "invalidtoken":
-            message = (
-                "Invalid token: send 'Authorization: Bearer <token>' with a web service token."
-            )
-        return AuthFailure(message, _TOKEN_REASONS[reason], reason, 401)
-    if error.errorcode == "sitemaintenance":
-        return AuthFailure(error.message, "SITE_MAINTENANCE", reason, 503)
-    return AuthFailure(error.message, "FORBIDDEN", reason, 403)
+def _auth_failure(outcome: Refused) -> AuthFailure:
+    reason = outcome.refusal
+    if reason in _TOKEN_REFUSALS:
+        code, message = _TOKEN_REFUSALS[reason]
+        return AuthFailure(message, code, reason.value, 401)
+    if reason is Refusal.MAINTENANCE:
+        return AuthFailure(
+            "The site is undergoing maintenance and is currently not available",
+            "SITE_MAINTENANCE",
+            reason.value,
+            503,
+        )
+    message = _FORBIDDEN.get(reason, "Access control exception").format(outcome.detail)
+    return AuthFailure(message, "FORBIDDEN", reason.value, 403)
+
+
+_FORBIDDEN = {
+    Refusal.NO_CAPABILITY: "The token's owner may not use web services "
+    "(missing capability: webservice/rest:use).",
+    Refusal.SERVICE_DENIED: "The token's service does not offer definum_get_stats to this user.",
+    Refusal.MISSING_OWNER: "The token's owner (user {}) does not exist.",
+    Refusal.OWNER_DELETED: "The token's owner {} is deleted.",
+    Refusal.OWNER_UNCONFIRMED: "The token's owner {} is not confirmed.",
+    Refusal.OWNER_SUSPENDED: "The token's owner {} is suspended.",
+    Refusal.OWNER_NOLOGIN: "The token's owner {} may not log in (nologin).",
+}
 
 
 class GraphQLEndpoint:
     """The ``/graphql`` route."""
 
-    def __init__(self, moodle: Moodle, schema: strawberry.Schema) -> None:
+    def __init__(
+        self, moodle: Moodle, schema: strawberry.Schema, authenticator: Authenticator
+    ) -> None:
         self.moodle = moodle
         self.schema = schema
+        self.authenticator = authenticator
 
     async def handle(self, request: Request) -> Response:
         if request.method == "GET" and "query" not in request.query_params and _wants_html(request):
@@ -149,10 +168,14 @@ class GraphQLEndpoint:
             )
             error = request_error(str(exc), exc.code, reason=exc.reason)
             return _json({"errors": [error]}, exc.status, headers)
-        except (DatabaseUnavailable, DBAPIError, OSError) as exc:
+        except DatabaseUnavailable as exc:
             log.error("request %s: database unavailable: %s", request_id, exc)
             error = request_error("The Moodle database is unavailable.", "DATABASE_UNAVAILABLE")
             return _json({"errors": [error]}, 503)
+        except DatabaseReadError as exc:
+            log.error("request %s: database error: %s", request_id, exc)
+            error = request_error(f"Unexpected error (request {request_id}).", "INTERNAL_ERROR")
+            return _json({"errors": [error]}, 500)
 
     async def _execute(
         self,
@@ -164,27 +187,20 @@ class GraphQLEndpoint:
     ) -> Response:
         moodle = self.moodle
         settings = moodle.settings
-        async with moodle.connect() as conn:
-            site = await moodle.site(conn)
+        async with moodle.request() as stats:
             caller_id: int | None = None
             if settings.auth is not AuthMode.off:
                 peer = request.client.host if request.client else None
                 address = client_address(peer, request.headers.items(), settings.trusted_proxies)
-                try:
-                    caller = await check_token(moodle, conn, site, _bearer(request), address)
-                    await check_service(moodle, conn, site, caller, FUNCTION)
-                except AuthError as exc:
-                    raise _auth_failure(exc) from None
+                auth = self.authenticator
+                caller = await auth.authenticate(stats, _bearer(request), address)
+                if isinstance(caller, Refused):
+                    raise _auth_failure(caller)
+                denied = await auth.check_service(stats, caller)
+                if denied is not None:
+                    raise _auth_failure(denied)
                 caller_id = caller.user_id
-            context = Context(
-                moodle=moodle,
-                site=site,
-                conn=conn,
-                now=moodle.now(),
-                tz=moodle.timezone(site),
-                request_id=request_id,
-                caller_id=caller_id,
-            )
+            context = Context(stats=stats, request_id=request_id, caller_id=caller_id)
             try:
                 result = await self.schema.execute(
                     query,
@@ -238,8 +254,10 @@ def graphiql_page(request: Request) -> Response:
     return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
 
-def routes(moodle: Moodle, schema: strawberry.Schema) -> list[BaseRoute]:
-    endpoint = GraphQLEndpoint(moodle, schema)
+def routes(
+    moodle: Moodle, schema: strawberry.Schema, authenticator: Authenticator
+) -> list[BaseRoute]:
+    endpoint = GraphQLEndpoint(moodle, schema, authenticator)
     return [
         Mount("/graphql/static", app=StaticFiles(directory=STATIC), name="graphql-static"),
         Route("/graphql", endpoint.handle, methods=["GET", "POST"], name="graphql"),

@@ -1,94 +1,80 @@
-"""One DataLoader per batch statistic: whatever the page size, each is one call per request."""
+"""One DataLoader per batch statistic: whatever the page size, each is one call per request.
+
+Monthly figures go through one loader keyed by (learner, month, algorithm), so that a request
+reads each learner's log once for every month and field it asks.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.dataloader import DataLoader
 
 from definum_gql.graphql.context import Context
+from definum_gql.moodle.site import RequestContext
 from definum_gql.stats import listing
-from definum_gql.stats.activity import MonthlyActivity, monthly_activity
+from definum_gql.stats.activity import LearnerMonth, learner_months
 from definum_gql.stats.badges import IssuedBadge, load_badges
 from definum_gql.stats.courses import (
-    CourseCounts,
     CourseRow,
     EnrolmentRow,
-    course_counts,
+    completions_all_time,
     load_courses,
     load_enrolments,
 )
-from definum_gql.stats.document import DefinumStats, definum_stats
 from definum_gql.stats.months import Month
 from definum_gql.stats.timespent import Algorithm
 from definum_gql.stats.users import UserRow, load_users
 
+MonthKey = tuple[int, Month, Algorithm]
+
 
 def users_loader(ctx: Context) -> DataLoader[int, UserRow | None]:
-    async def batch(conn: AsyncConnection, ids: list[int]) -> Mapping[int, UserRow]:
-        return await load_users(conn, ctx.moodle.tables, ids)
-
-    return ctx.loader("users", batch)
+    return ctx.loader("users", load_users)
 
 
 def courses_loader(ctx: Context) -> DataLoader[int, CourseRow | None]:
-    async def batch(conn: AsyncConnection, ids: list[int]) -> Mapping[int, CourseRow]:
-        return await load_courses(conn, ctx.moodle.tables, ids)
-
-    return ctx.loader("courses", batch)
+    return ctx.loader("courses", load_courses)
 
 
 def enrolments_loader(
     ctx: Context, active_only: bool
 ) -> DataLoader[int, list[EnrolmentRow] | None]:
-    async def batch(conn: AsyncConnection, ids: list[int]) -> Mapping[int, list[EnrolmentRow]]:
-        return await load_enrolments(conn, ctx.moodle.tables, ids, ctx.now, active_only=active_only)
+    async def batch(stats: RequestContext, ids: list[int]) -> Mapping[int, list[EnrolmentRow]]:
+        return await load_enrolments(stats, ids, active_only)
 
     return ctx.loader(("enrolments", active_only), batch)
 
 
-def course_counts_loader(ctx: Context) -> DataLoader[int, CourseCounts | None]:
-    async def batch(conn: AsyncConnection, ids: list[int]) -> Mapping[int, CourseCounts]:
-        return await course_counts(conn, ctx.moodle.tables, ids, ctx.now, ctx.site.guest_id)
-
-    return ctx.loader("course_counts", batch)
+def completions_loader(ctx: Context) -> DataLoader[int, int | None]:
+    """Completions ever recorded (``course_completions.timecompleted > 0``) per user."""
+    return ctx.loader("completions", completions_all_time)
 
 
 def badges_loader(ctx: Context) -> DataLoader[int, list[IssuedBadge] | None]:
-    async def batch(conn: AsyncConnection, ids: list[int]) -> Mapping[int, list[IssuedBadge]]:
-        return await load_badges(conn, ctx.moodle.tables, ctx.site, ids, ctx.now)
-
-    return ctx.loader("badges", batch)
+    return ctx.loader("badges", load_badges)
 
 
-def activity_loader(
-    ctx: Context, months: tuple[Month, ...], algorithm: Algorithm
-) -> DataLoader[int, list[MonthlyActivity] | None]:
-    async def batch(conn: AsyncConnection, ids: list[int]) -> Mapping[int, list[MonthlyActivity]]:
-        return await monthly_activity(
-            ctx.moodle, conn, ctx.site, ids, list(months), algorithm=algorithm, tz=ctx.tz
-        )
+def months_loader(ctx: Context) -> DataLoader[MonthKey, LearnerMonth | None]:
+    """(learner, month, algorithm) -> that month; one log read per batch of keys."""
 
-    return ctx.loader(("activity", months, algorithm), batch)
+    async def batch(stats: RequestContext, keys: list[MonthKey]) -> Mapping[MonthKey, LearnerMonth]:
+        ids = sorted({uid for uid, _, _ in keys})
+        months = sorted({m for _, m, _ in keys})
+        algorithms = sorted({a for _, _, a in keys})
+        found = await learner_months(stats, ids, months, algorithms)
+        return {(uid, m, a): found[(uid, m)] for uid, m, a in keys}
 
-
-def definum_loader(ctx: Context, month: Month) -> DataLoader[int, DefinumStats | None]:
-    async def batch(conn: AsyncConnection, ids: list[int]) -> Mapping[int, DefinumStats]:
-        return await definum_stats(ctx.moodle, conn, ids, month=month)
-
-    return ctx.loader(("definum", month), batch)
+    return ctx.loader("months", batch)
 
 
 def course_aggregates_loader(ctx: Context) -> DataLoader[int, listing.CourseAggregates | None]:
     start, end = ctx.this_month.bounds(ctx.tz)
 
     async def batch(
-        conn: AsyncConnection, ids: list[int]
+        stats: RequestContext, ids: list[int]
     ) -> Mapping[int, listing.CourseAggregates]:
-        return await listing.course_aggregates(
-            conn, ctx.moodle.tables, ids, now=ctx.now, start=start, end=end
-        )
+        return await listing.course_aggregates(stats, ids, start=start, end=end)
 
     return ctx.loader("course_aggregates", batch)
 
@@ -102,18 +88,17 @@ def course_time_loader(ctx: Context) -> DataLoader[int, int | None]:
     month = ctx.this_month
     start, end = month.bounds(ctx.tz)
 
-    async def batch(conn: AsyncConnection, ids: list[int]) -> Mapping[int, int]:
-        learners = await listing.course_learners_active(
-            conn, ctx.moodle.tables, ids, now=ctx.now, start=start, end=end
-        )
+    async def batch(stats: RequestContext, ids: list[int]) -> Mapping[int, int]:
+        learners = await listing.course_learners_active(stats, ids, start=start, end=end)
         everyone = sorted(set().union(*learners.values()))
         if not everyone:
             return dict.fromkeys(ids, 0)
-        months = await monthly_activity(ctx.moodle, conn, ctx.site, everyone, [month], tz=ctx.tz)
+        months = await learner_months(stats, everyone, [month])
         totals: dict[int, int] = {}
         for cid, users in learners.items():
             totals[cid] = sum(
-                months[uid][0].by_course.get(cid, 0) for uid in users if months.get(uid)
+                months[(uid, month)].spent[Algorithm.USE_STATS].by_course.get(cid, 0)
+                for uid in users
             )
         return totals
 

@@ -47,11 +47,8 @@ class UserConnection:
 
     @described("How many users match the filter, on all pages.")
     async def total_count(self, info: Info) -> int:
-        ctx = info.context
-        async with ctx.db() as conn:
-            return await listing.count_users(
-                conn, ctx.moodle.tables, self.filter, now=ctx.now, guest_id=_guest(info)
-            )
+        async with info.context.db() as stats:
+            return await listing.count_users(stats, self.filter)
 
 
 @strawberry.type(description="A page of courses, in id order.")
@@ -62,9 +59,8 @@ class CourseConnection:
 
     @described("How many courses match the filter, on all pages.")
     async def total_count(self, info: Info) -> int:
-        ctx = info.context
-        async with ctx.db() as conn:
-            return await listing.count_courses(conn, ctx.moodle.tables, self.filter)
+        async with info.context.db() as stats:
+            return await listing.count_courses(stats, self.filter)
 
 
 @strawberry.input(description="Conditions on the users listed; all given conditions must hold.")
@@ -115,11 +111,6 @@ class CourseFilter:
     )
 
 
-def _guest(info: Info) -> int | None:
-    value = info.context.site.get("siteguest", "").strip()
-    return int(value) if value.isdigit() else None
-
-
 def encode_cursor(kind: str, key: int) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
 
@@ -138,7 +129,7 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
 
 
 def page_size(info: Info, first: int | None) -> int:
-    limit = info.context.moodle.settings.max_page_size
+    limit = info.context.settings.max_page_size
     if first is None:
         return min(DEFAULT_PAGE, limit)
     if first < 0:
@@ -195,14 +186,12 @@ class Query:
         *,
         value: Annotated[str, strawberry.argument(description="The value to look for.")],
     ) -> User | None:
-        ctx = info.context
         try:
-            async with ctx.db() as conn:
-                user_id = await resolve_user(ctx.moodle, conn, ctx.site, cast(str, by.value), value)
+            async with info.context.db() as stats:
+                row = await resolve_user(stats, cast(str, by.value), value)
         except UserNotFound:
             return None
-        row = await users_loader(ctx).load(user_id)
-        return User(row=row) if row is not None else None
+        return User(row=row)
 
     @described("Users in id order, a page at a time (keyset cursors).")
     async def users(
@@ -226,16 +215,8 @@ class Query:
             search=given.search,
             suspended=given.suspended,
         )
-        async with ctx.db() as conn:
-            ids = await listing.list_users(
-                conn,
-                ctx.moodle.tables,
-                flt,
-                now=ctx.now,
-                guest_id=_guest(info),
-                after=start,
-                limit=size + 1,
-            )
+        async with ctx.db() as stats:
+            ids = await listing.list_users(stats, flt, after=start, limit=size + 1)
         ids, page_info = _page(ids, size, "user")
         rows = await users_loader(ctx).load_many(ids)
         edges = [
@@ -275,10 +256,8 @@ class Query:
             visible=given.visible,
             completion_enabled=given.completion_enabled,
         )
-        async with ctx.db() as conn:
-            ids = await listing.list_courses(
-                conn, ctx.moodle.tables, flt, after=start, limit=size + 1
-            )
+        async with ctx.db() as stats:
+            ids = await listing.list_courses(stats, flt, after=start, limit=size + 1)
         ids, page_info = _page(ids, size, "course")
         rows = await courses_loader(ctx).load_many(ids)
         edges = [

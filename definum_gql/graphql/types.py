@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, cast
@@ -12,14 +13,13 @@ from definum_gql.graphql.context import Context
 from definum_gql.graphql.errors import ClientError
 from definum_gql.graphql.fields import described
 from definum_gql.graphql.loaders import (
-    activity_loader,
     badges_loader,
+    completions_loader,
     course_aggregates_loader,
-    course_counts_loader,
     course_time_loader,
     courses_loader,
-    definum_loader,
     enrolments_loader,
+    months_loader,
 )
 from definum_gql.stats import activity as stats_activity
 from definum_gql.stats import badges as stats_badges
@@ -517,9 +517,12 @@ class User:
 
     @described("Course and completion counts, including all-time completions.")
     async def course_summary(self, info: Info) -> CourseSummary:
-        found = await course_counts_loader(info.context).load(self.row.id)
-        assert found is not None  # every requested id is present
-        return CourseSummary(row=found)
+        ctx = info.context
+        rows, done = await asyncio.gather(
+            enrolments_loader(ctx, True).load(self.row.id),
+            completions_loader(ctx).load(self.row.id),
+        )
+        return CourseSummary(row=stats_courses.counts_of(rows or [], done or 0))
 
     @described("Issued badges, newest first (expired ones included).")
     async def badges(self, info: Info) -> list[IssuedBadge]:
@@ -536,10 +539,7 @@ class User:
         ] = None,
     ) -> MonthlyActivity:
         wanted = info.context.month(month)
-        found = await activity_loader(info.context, (wanted,), Algorithm.USE_STATS).load(
-            self.row.id
-        )
-        return MonthlyActivity(row=_only(found, wanted))
+        return MonthlyActivity(row=await _activity(info, self.row.id, wanted))
 
     @described("Activity month by month, oldest first (a chart series).")
     async def activity_history(
@@ -551,10 +551,8 @@ class User:
         to: Annotated[str, strawberry.argument(description="Last month, `YYYY-MM`, included.")],
     ) -> list[MonthlyActivity]:
         months = history_months(info, from_, to)
-        found = await activity_loader(info.context, tuple(months), Algorithm.USE_STATS).load(
-            self.row.id
-        )
-        return [MonthlyActivity(row=row) for row in found or []]
+        found = await asyncio.gather(*(_activity(info, self.row.id, m) for m in months))
+        return [MonthlyActivity(row=row) for row in found]
 
     @described("Seconds on the site in a month.")
     async def time_spent(
@@ -569,8 +567,8 @@ class User:
         ] = TimeSpentAlgorithm.USE_STATS,
     ) -> int:
         wanted = info.context.month(month)
-        loader = activity_loader(info.context, (wanted,), Algorithm(cast(str, algorithm.value)))
-        return _only(await loader.load(self.row.id), wanted).time_spent
+        chosen = Algorithm(cast(str, algorithm.value))
+        return (await _activity(info, self.row.id, wanted, chosen)).time_spent
 
     @described("The legacy `definum_get_stats` document, with camelCase names.")
     async def definum_stats(
@@ -583,21 +581,30 @@ class User:
             ),
         ] = None,
     ) -> DefinumStats:
-        wanted = info.context.month(month)
-        found = await definum_loader(info.context, wanted).load(self.row.id)
-        if found is None:
-            raise ClientError(f"user {self.row.id} has no statistics", code="USER_NOT_FOUND")
-        return DefinumStats(row=found)
+        ctx = info.context
+        wanted = ctx.month(month)
+        uid = self.row.id
+        # Asked together, so that each piece joins the request's other loads of its kind.
+        enrolments, badges, learned = await asyncio.gather(
+            enrolments_loader(ctx, True).load(uid),
+            badges_loader(ctx).load(uid),
+            months_loader(ctx).load((uid, wanted, Algorithm.USE_STATS)),
+        )
+        document = stats_document.build_document(
+            ctx.stats,
+            self.row,
+            enrolments or [],
+            badges or [],
+            learned or stats_activity.LearnerMonth(),
+        )
+        return DefinumStats(row=document)
 
 
-def _only(
-    found: list[stats_activity.MonthlyActivity] | None, month: Month
+async def _activity(
+    info: Info, user_id: int, month: Month, algorithm: Algorithm = Algorithm.USE_STATS
 ) -> stats_activity.MonthlyActivity:
-    if found:
-        return found[0]
-    return stats_activity.MonthlyActivity(
-        month=month, logins=0, time_spent=0, active_days=0, by_course={}
-    )
+    found = await months_loader(info.context).load((user_id, month, algorithm))
+    return (found or stats_activity.LearnerMonth()).activity(month, algorithm)
 
 
 def history_months(info: Info, first: str, last: str) -> list[Month]:
@@ -605,7 +612,7 @@ def history_months(info: Info, first: str, last: str) -> list[Month]:
     if end < start:
         raise ClientError(f"'from' ({start}) is after 'to' ({end})", code="INVALID_MONTH")
     months = start.until(end)
-    limit = info.context.moodle.settings.max_history_months
+    limit = info.context.settings.max_history_months
     if len(months) > limit:
         raise ClientError(
             f"activityHistory covers {len(months)} months; at most {limit} are allowed",

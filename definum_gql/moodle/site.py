@@ -1,27 +1,29 @@
-"""The Moodle site as definum-gql sees it: engine, tables, settings, clock and configuration."""
+"""The Moodle site as definum-gql sees it: database, settings, clock, configuration, requests."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from definum_gql.config import Settings
 from definum_gql.moodle.engine import create_reader_engine
-from definum_gql.moodle.tables import MoodleTables, moodle_tables
+from definum_gql.moodle.queries import Statements, statements
+from definum_gql.moodle.reader import Database, DatabaseReadError, DatabaseUnavailable, Reader
+from definum_gql.moodle.tables import MoodleTables
+
+if TYPE_CHECKING:
+    from definum_gql.cache import MonthCache
 
 Clock = Callable[[], float]
-
-
-class DatabaseUnavailable(Exception):
-    """The Moodle database cannot be reached (REST answers dml_connection_exception, HTTP 503)."""
 
 
 @dataclass(frozen=True)
@@ -60,59 +62,158 @@ class SiteConfig:
         return int(value) if value.isdigit() else 1
 
 
-PLUGINS_READ = ("block_use_stats",)
+PLUGINS_READ = "block_use_stats"
+LANGS = ("en", "fr")
+
+
+@dataclass(frozen=True)
+class UseStatsParams:
+    """block_use_stats' parameters, in seconds (``threshold`` T, ``lastpingcredit`` C)."""
+
+    threshold: int
+    lastpingcredit: int
+    enrolmentfilter: bool
+
+
+def _minutes(value: str | None) -> int | None:
+    """Seconds from a number of minutes as Moodle stores it; None when absent or not a number."""
+    if value is None:
+        return None
+    try:
+        minutes = float(value.strip())
+    except ValueError:
+        return None
+    if minutes != minutes or minutes < 0 or minutes > 10**9:
+        return None
+    return int(minutes * 60)
+
+
+def use_stats_params(site: SiteConfig, settings: Settings) -> UseStatsParams:
+    """The site's block_use_stats configuration, each value falling back to our settings."""
+    threshold = _minutes(site.plugin("block_use_stats", "threshold"))
+    credit = _minutes(site.plugin("block_use_stats", "lastpingcredit"))
+    raw_filter = site.plugin("block_use_stats", "enrolmentfilter")
+    enrolmentfilter = settings.use_stats_enrolmentfilter
+    if raw_filter is not None:
+        with contextlib.suppress(ValueError):
+            enrolmentfilter = float(raw_filter.strip()) != 0
+    return UseStatsParams(
+        threshold=settings.use_stats_threshold * 60 if threshold is None else threshold,
+        lastpingcredit=settings.use_stats_lastpingcredit * 60 if credit is None else credit,
+        enrolmentfilter=enrolmentfilter,
+    )
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Everything one request's statistics use, built once at the door and never changed.
+
+    One ``now`` for the whole request; ``tz`` is the site's (months are the site's), ``display_tz``
+    the zone readable dates are written in (a REST caller may choose it).
+    """
+
+    reader: Reader
+    statements: Statements
+    settings: Settings
+    site: SiteConfig
+    now: int
+    tz: ZoneInfo
+    display_tz: ZoneInfo
+    lang: str
+    use_stats: UseStatsParams
+    cache: MonthCache | None = None
+
+    @property
+    def tables(self) -> MoodleTables:
+        return self.statements.tables
 
 
 @dataclass
 class Moodle:
-    """One Moodle site: the read-only engine, its tables and our settings.
+    """One Moodle site: the read-only database, its statements, our settings and the caches.
 
-    Both front doors hold one of these; every statistic receives it.
+    Both front doors hold one of these and open a :class:`RequestContext` per request.
     """
 
     settings: Settings
-    engine: AsyncEngine
-    tables: MoodleTables
+    db: Database
+    statements: Statements
     clock: Clock = time.time
+    cache: MonthCache | None = None
     _site: SiteConfig | None = None
     _site_read_at: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
-    def from_settings(cls, settings: Settings, clock: Clock = time.time) -> Moodle:
+    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Moodle:
         engine = create_reader_engine(settings.url(), pool_size=settings.pool_size)
-        return cls(settings, engine, moodle_tables(settings.table_prefix), clock)
+        if clock is None:
+            frozen = settings.now
+            clock = time.time if frozen is None else (lambda: float(frozen))
+        return cls(
+            settings,
+            Database(engine),
+            statements(settings.table_prefix),
+            clock,
+            month_cache(settings, engine),
+        )
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.db.engine
+
+    @property
+    def tables(self) -> MoodleTables:
+        return self.statements.tables
 
     def now(self) -> int:
         return int(self.clock())
 
     @asynccontextmanager
-    async def connect(self) -> AsyncIterator[AsyncConnection]:
-        """A connection, turning driver connection failures into DatabaseUnavailable."""
+    async def request(
+        self,
+        *,
+        lang: str | None = None,
+        timezone: str | None = None,
+        reader: Reader | None = None,
+    ) -> AsyncIterator[RequestContext]:
+        """A request's context: a reader (one connection), the site and one ``now``."""
+        own = reader is None
+        active = reader or self.db.reader()
         try:
-            conn_cm = self.engine.connect()
-            conn = await conn_cm.__aenter__()
-        except (OperationalError, InterfaceError, DBAPIError, OSError) as exc:
-            raise DatabaseUnavailable(str(exc).splitlines()[0]) from exc
-        try:
-            yield conn
-        except BaseException as exc:
-            await conn_cm.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-        else:
-            await conn_cm.__aexit__(None, None, None)
+            yield await self.context(active, lang=lang, timezone=timezone)
+        finally:
+            if own:
+                await active.close()
 
-    async def site(self, conn: AsyncConnection | None = None) -> SiteConfig:
+    async def context(
+        self, reader: Reader, *, lang: str | None = None, timezone: str | None = None
+    ) -> RequestContext:
+        site = await self.site(reader)
+        return RequestContext(
+            reader=reader,
+            statements=self.statements,
+            settings=self.settings,
+            site=site,
+            now=self.now(),
+            tz=self.timezone(site),
+            display_tz=self.timezone(site, timezone),
+            lang=self.lang(site, lang),
+            use_stats=use_stats_params(site, self.settings),
+            cache=self.cache,
+        )
+
+    async def site(self, reader: Reader | None = None) -> SiteConfig:
         """The site configuration, re-read at most every ``site_cache_seconds``."""
         fresh = time.monotonic() - self._site_read_at < self.settings.site_cache_seconds
         if self._site is not None and fresh:
             return self._site
         async with self._lock:
-            if conn is None:
-                async with self.connect() as own:
-                    self._site = await read_site_config(own, self.tables)
+            if reader is None:
+                async with self.db.reader() as own:
+                    self._site = await read_site_config(own, self.statements)
             else:
-                self._site = await read_site_config(conn, self.tables)
+                self._site = await read_site_config(reader, self.statements)
             self._site_read_at = time.monotonic()
         return self._site
 
@@ -137,12 +238,35 @@ class Moodle:
     def lang(self, site: SiteConfig, override: str | None = None) -> str:
         """The language of readable strings: a per-call choice, our setting, the site's, English."""
         for candidate in (override, self.settings.lang, site.get("lang", "en")):
-            if candidate in ("en", "fr"):
+            if candidate in LANGS:
                 return candidate
         return "en"
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        if self.cache is not None:
+            await self.cache.close()
+        await self.db.dispose()
+
+
+#: Changes whenever what the month cache stores changes meaning (stale entries are then ignored).
+CACHE_VERSION = "1"
+
+
+def month_cache(settings: Settings, engine: AsyncEngine) -> MonthCache | None:
+    """The month cache these settings ask for, or None when both tiers are off."""
+    if settings.month_cache_entries == 0 and not settings.redis_url:
+        return None
+    from definum_gql.cache import MonthCache
+
+    url = engine.url
+    # Identifies the site without its password: replicas of one site share entries, sites don't.
+    site = f"{url.host or ''}:{url.port or ''}/{url.database or ''}/{settings.table_prefix}"
+    return MonthCache(
+        entries=settings.month_cache_entries,
+        current_ttl=settings.current_month_cache_seconds,
+        redis_url=settings.redis_url,
+        namespace=f"definum:{CACHE_VERSION}:{site}",
+    )
 
 
 def _zone(value: str) -> str | None:
@@ -150,18 +274,10 @@ def _zone(value: str) -> str | None:
     return None if value in ("", "99") else value
 
 
-async def read_site_config(conn: AsyncConnection, tables: MoodleTables) -> SiteConfig:
-    config = tables.config
-    rows = (await conn.execute(select(config.c.name, config.c.value))).all()
-    plugins = tables.config_plugins
-    prows = (
-        await conn.execute(
-            select(plugins.c.plugin, plugins.c.name, plugins.c.value).where(
-                plugins.c.plugin.in_(PLUGINS_READ)
-            )
-        )
-    ).all()
-    has_oidc = await table_exists(conn, tables.auth_oidc_token.name)
+async def read_site_config(reader: Reader, statements: Statements) -> SiteConfig:
+    rows = await reader.rows(statements.config)
+    prows = await reader.rows(statements.config_plugins, plugin=PLUGINS_READ)
+    has_oidc = await table_exists(reader, statements.tables.auth_oidc_token.name)
     return SiteConfig(
         values={name: value or "" for name, value in rows},
         plugins={(p, n): v or "" for p, n, v in prows},
@@ -169,11 +285,12 @@ async def read_site_config(conn: AsyncConnection, tables: MoodleTables) -> SiteC
     )
 
 
-async def table_exists(conn: AsyncConnection, name: str) -> bool:
+async def table_exists(reader: Reader, name: str) -> bool:
     """Whether a table exists, asked with a plain SELECT (auth_oidc is an optional plugin)."""
-    if conn.dialect.name == "sqlite":
+    backend = reader.database.backend
+    if backend == "sqlite":
         query = text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name")
-    elif conn.dialect.name == "postgresql":
+    elif backend == "postgresql":
         query = text(
             "SELECT 1 FROM information_schema.tables"
             " WHERE table_schema = current_schema() AND table_name = :name"
@@ -183,4 +300,16 @@ async def table_exists(conn: AsyncConnection, name: str) -> bool:
             "SELECT 1 FROM information_schema.tables"
             " WHERE table_schema = DATABASE() AND table_name = :name"
         )
-    return (await conn.execute(query, {"name": name})).first() is not None
+    return bool(await reader.execute(query.bindparams(name=name)))
+
+
+__all__ = [
+    "LANGS",
+    "DatabaseReadError",
+    "DatabaseUnavailable",
+    "Moodle",
+    "RequestContext",
+    "SiteConfig",
+    "UseStatsParams",
+    "use_stats_params",
+]

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from definum_gql.auth import Authenticator
 from definum_gql.moodle.site import Moodle
 from definum_gql.rest.openapi import openapi_document
 from definum_gql.rest.render import render_stats
@@ -16,10 +17,14 @@ __all__ = ["render_stats", "rest_routes"]
 
 
 def rest_routes(
-    moodle: Moodle, *, forward_transport: httpx.AsyncBaseTransport | None = None
+    moodle: Moodle,
+    *,
+    authenticator: Authenticator | None = None,
+    forward_transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[BaseRoute]:
     """The shim's routes; ``forward_transport`` replaces the network when forwarding (tests)."""
-    server = RestServer(moodle, forward_transport)
+    auth = authenticator or Authenticator(moodle.settings.token_cache_seconds)
+    server = RestServer(moodle, auth, forward_transport)
     document = openapi_document()
 
     async def openapi(request: Request) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from definum_gql.auth import AuthError
+from definum_gql.auth import Refusal, Refused
 
 
 class WsError(Exception):
@@ -22,10 +22,6 @@ class WsError(Exception):
         self.message = message
         self.debuginfo = debuginfo
         self.status = status
-
-    @classmethod
-    def from_auth(cls, error: AuthError) -> WsError:
-        return cls(error.exception, error.errorcode, error.message, error.debuginfo)
 
 
 def _php_params(*values: str) -> str:
@@ -100,3 +96,67 @@ def forward_failed(reason: str) -> WsError:
         reason,
         status=502,
     )
+
+
+def access_denied(debuginfo: str) -> WsError:
+    """Moodle's ``webservice_access_exception``: one message, the reason in debuginfo only."""
+    return WsError(
+        "webservice_access_exception", "accessexception", "Access control exception", debuginfo
+    )
+
+
+_OWNER_STATES = {
+    Refusal.OWNER_DELETED: "deleted username",
+    Refusal.OWNER_UNCONFIRMED: "unconfirmed username",
+    Refusal.OWNER_SUSPENDED: "suspended username",
+    Refusal.OWNER_NOLOGIN: "nologin authentication username",
+}
+
+
+def function_not_allowed(function: str) -> WsError:
+    return access_denied(
+        f"Access to the function {function}() is not allowed. There could be multiple reasons "
+        "for this: 1. The service linked to the user token does not contain the function. "
+        "2. The service is user-restricted and the user is not listed. 3. The service is "
+        "IP-restricted and the user IP is not listed. 4. The service is time-restricted and the "
+        "time has expired. 5. The token is time-restricted and the time has expired. 6. The "
+        "service requires a specific capability which the user does not have. 7. The function "
+        "is called with username/password (no user token is sent) and none of the services has "
+        "the function to allow the user. These settings can be found in Administration > Site "
+        "administration > Server > Web services > External services and Manage tokens.",
+    )
+
+
+def refused(outcome: Refused) -> WsError:
+    """A refused call in Moodle's words (contract section 6)."""
+    reason = outcome.refusal
+    if reason is Refusal.INVALID_TOKEN:
+        return WsError("moodle_exception", "invalidtoken", "Invalid token - token not found")
+    if reason is Refusal.TOKEN_EXPIRED:
+        return access_denied("Invalid token - token expired - check validuntil time for the token")
+    if reason is Refusal.IP_RESTRICTED:
+        return access_denied(f"Invalid token - IP:{outcome.detail} is not supported")
+    if reason is Refusal.MISSING_OWNER:
+        return WsError(
+            "dml_missing_record_exception",
+            "invaliduser",
+            "Invalid user",
+            "SELECT * FROM {user} WHERE id = ?\n" + _php_params(outcome.detail),
+        )
+    if reason is Refusal.MAINTENANCE:
+        return WsError(
+            "moodle_exception",
+            "sitemaintenance",
+            "The site is undergoing maintenance and is currently not available",
+        )
+    if reason in _OWNER_STATES:
+        return WsError(
+            "moodle_exception",
+            reason.value,
+            f"Refused web service access for {_OWNER_STATES[reason]}: {outcome.detail}",
+        )
+    if reason is Refusal.NO_CAPABILITY:
+        return access_denied(
+            "You are not allowed to use the {$a} protocol (missing capability: webservice/rest:use)"
+        )
+    return function_not_allowed(outcome.detail)

@@ -9,13 +9,17 @@ from __future__ import annotations
 import logging
 
 import httpx
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from definum_gql.auth import FUNCTION, AuthError, check_service, check_token, client_address
-from definum_gql.moodle.site import DatabaseUnavailable, Moodle, SiteConfig
+from definum_gql.auth import FUNCTION, Authenticator, Refused, client_address
+from definum_gql.moodle.site import (
+    DatabaseReadError,
+    DatabaseUnavailable,
+    Moodle,
+    RequestContext,
+    SiteConfig,
+)
 from definum_gql.rest.clean import is_alpha, is_text
 from definum_gql.rest.errors import (
     WsError,
@@ -25,6 +29,7 @@ from definum_gql.rest.errors import (
     invalid_parameter,
     invalid_user,
     multiple_users,
+    refused,
     unknown_function,
 )
 from definum_gql.rest.forward import forward
@@ -91,9 +96,13 @@ class RestServer:
     """The endpoint, bound to one Moodle site."""
 
     def __init__(
-        self, moodle: Moodle, forward_transport: httpx.AsyncBaseTransport | None = None
+        self,
+        moodle: Moodle,
+        authenticator: Authenticator,
+        forward_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.moodle = moodle
+        self.authenticator = authenticator
         self.forward_transport = forward_transport
 
     async def handle(self, request: Request) -> Response:
@@ -113,17 +122,11 @@ class RestServer:
                 )
         except WsError as error:
             return self._error(error, fmt)
-        except AuthError as error:
-            return self._error(WsError.from_auth(error), fmt)
         except DatabaseUnavailable as exc:
             return self._error(database_unavailable(str(exc)), fmt)
-        except (OperationalError, InterfaceError) as exc:
-            return self._error(database_unavailable(_first_line(exc)), fmt)
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                return self._error(database_unavailable(_first_line(exc)), fmt)
-            log.exception("database error answering a REST call")
-            return self._error(database_read(_first_line(exc)), fmt)
+        except DatabaseReadError as exc:
+            log.error("database error answering a REST call: %s", exc)
+            return self._error(database_read(str(exc)), fmt)
         except Exception:
             log.exception("unexpected error answering a REST call")
             return self._error(internal_error(), fmt)
@@ -146,13 +149,14 @@ class RestServer:
 
     async def _serve(self, request: Request, call: RestCall) -> Response:
         moodle = self.moodle
-        async with moodle.connect() as conn:
-            site = await moodle.site(conn)
-            if not web_services_enabled(site):
+        async with moodle.request(lang=call.lang, timezone=call.timezone) as ctx:
+            if not web_services_enabled(ctx.site):
                 return Response(b"", status_code=403)
             peer = request.client.host if request.client else None
             address = client_address(peer, request.headers, moodle.settings.trusted_proxies)
-            caller = await check_token(moodle, conn, site, call.token, address)
+            caller = await self.authenticator.authenticate(ctx, call.token, address)
+            if isinstance(caller, Refused):
+                raise refused(caller)
             function = call.function
             if not isinstance(function, str) or function == "":
                 raise invalid_parameter("Missing function name")
@@ -160,30 +164,23 @@ class RestServer:
                 if moodle.settings.moodle_url:
                     raise _Forward
                 raise unknown_function(function)
-            await check_service(moodle, conn, site, caller, function)
+            denied = await self.authenticator.check_service(ctx, caller, function)
+            if denied is not None:
+                raise refused(denied)
             field, value = validate_parameters(call.params)
-            body = await self._answer(conn, site, call, field, value)
+            body = await self._answer(ctx, call, field, value)
         return Response(body, headers=response_headers(call.fmt))
 
-    async def _answer(
-        self, conn: AsyncConnection, site: SiteConfig, call: RestCall, field: str, value: str
-    ) -> bytes:
+    async def _answer(self, ctx: RequestContext, call: RestCall, field: str, value: str) -> bytes:
         try:
-            user_id = await resolve_user(self.moodle, conn, site, field, value)
+            user = await resolve_user(ctx, field, value)
         except UnsupportedUserField:
             raise invalid_parameter("Non supported user field") from None
         except UserNotFound:
             raise invalid_user(field, value) from None
         except MultipleUsersFound:
             raise multiple_users(field, value) from None
-        documents = await definum_stats(
-            self.moodle, conn, [user_id], lang=call.lang, timezone=call.timezone
-        )
-        if user_id not in documents:
-            raise invalid_user("id", str(user_id))
-        return render_stats(documents[user_id], call.fmt)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc)
-    return text.splitlines()[0] if text else type(exc).__name__
+        documents = await definum_stats(ctx, [user.id], users={user.id: user})
+        if user.id not in documents:
+            raise invalid_user("id", str(user.id))
+        return render_stats(documents[user.id], call.fmt)

@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import select
 
-from definum_gql.moodle.tables import MoodleTables
+from definum_gql.moodle.queries import SITE_COURSE_ID, active_enrolment, moodle_now
+from definum_gql.moodle.site import RequestContext
 from definum_gql.stats.users import chunks
 
-SITE_COURSE_ID = 1
+__all__ = ["SITE_COURSE_ID", "active_enrolment", "moodle_now"]
 
 
-def moodle_now(now: int) -> int:
-    """enrol_get_all_users_courses rounds the time to 100 s (PHP ``round(time(), -2)``)."""
-    return (now + 50) // 100 * 100
+class EnrolmentStatus(StrEnum):
+    """Where an enrolment stands now; only ``ACTIVE`` gives access."""
 
-
-def active_enrolment(tables: MoodleTables, now: int) -> ColumnElement[bool]:
-    """The contract's active enrolment, on ``user_enrolments`` joined to ``enrol``.
-
-    Both the enrolment and its instance enabled, started before now and not ended, with now
-    rounded to 100 s as ``enrol_get_all_users_courses`` does.
-    """
-    ue, e = tables.user_enrolments, tables.enrol
-    rounded = moodle_now(now)
-    return and_(
-        ue.c.status == 0,
-        e.c.status == 0,
-        ue.c.timestart < rounded,
-        or_(ue.c.timeend == 0, ue.c.timeend > rounded),
-    )
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    DISABLED = "disabled"
+    NOT_STARTED = "not_started"
+    ENDED = "ended"
 
 
 def percent(part: int, whole: int) -> int:
@@ -70,7 +60,7 @@ class EnrolmentRow:
     courseid: int
     enrolid: int
     method: str
-    status: str  # active | suspended | disabled | not_started | ended
+    status: EnrolmentStatus
     timestart: int
     timeend: int
     timecreated: int
@@ -88,13 +78,11 @@ class CourseCounts:
     completions_all_time: int
 
 
-async def load_courses(
-    conn: AsyncConnection, tables: MoodleTables, ids: Sequence[int]
-) -> dict[int, CourseRow]:
-    c = tables.course
+async def load_courses(ctx: RequestContext, ids: Sequence[int]) -> dict[int, CourseRow]:
+    c = ctx.tables.course
     found: dict[int, CourseRow] = {}
     for batch in chunks(ids):
-        rows = await conn.execute(
+        rows = await ctx.reader.execute(
             select(
                 c.c.id,
                 c.c.fullname,
@@ -108,154 +96,128 @@ async def load_courses(
             ).where(c.c.id.in_(batch))
         )
         for r in rows:
-            found[int(r.id)] = CourseRow(
-                id=int(r.id),
-                fullname=r.fullname,
-                shortname=r.shortname,
-                idnumber=r.idnumber or "",
-                category=int(r.category),
-                visible=bool(r.visible),
-                enablecompletion=bool(r.enablecompletion),
-                startdate=int(r.startdate or 0),
-                enddate=int(r.enddate or 0),
+            found[int(r[0])] = CourseRow(
+                id=int(r[0]),
+                fullname=r[1],
+                shortname=r[2],
+                idnumber=r[3] or "",
+                category=int(r[4]),
+                visible=bool(r[5]),
+                enablecompletion=bool(r[6]),
+                startdate=int(r[7] or 0),
+                enddate=int(r[8] or 0),
             )
     return found
 
 
-def _status(ue_status: int, e_status: int, timestart: int, timeend: int, now: int) -> str:
+def _status(
+    ue_status: int, e_status: int, timestart: int, timeend: int, now: int
+) -> EnrolmentStatus:
     if ue_status != 0:
-        return "suspended"
+        return EnrolmentStatus.SUSPENDED
     if e_status != 0:
-        return "disabled"
+        return EnrolmentStatus.DISABLED
     if timestart >= now:
-        return "not_started"
+        return EnrolmentStatus.NOT_STARTED
     if timeend and timeend <= now:
-        return "ended"
-    return "active"
+        return EnrolmentStatus.ENDED
+    return EnrolmentStatus.ACTIVE
 
 
 async def load_enrolments(
-    conn: AsyncConnection,
-    tables: MoodleTables,
-    user_ids: Sequence[int],
-    now: int,
-    active_only: bool = True,
-    guest_id: int = 1,
+    ctx: RequestContext, user_ids: Sequence[int], active_only: bool = True
 ) -> dict[int, list[EnrolmentRow]]:
     """Each user's enrolments in real courses (not the site course), ordered by course id.
 
     An enrolment is active as Moodle's ``enrol_get_all_users_courses($user, true)`` says: both the
     enrolment and its instance enabled, started before now and not ended (now rounded to 100 s).
+    The guest has none.
     """
-    ue, e, cc, c = tables.user_enrolments, tables.enrol, tables.course_completions, tables.course
-    rounded = moodle_now(now)
+    rounded = moodle_now(ctx.now)
+    statement = ctx.statements.enrolments if active_only else ctx.statements.all_enrolments
     result: dict[int, list[EnrolmentRow]] = {i: [] for i in user_ids}
-    for batch in chunks(user_ids):
-        query = (
-            select(
-                ue.c.id,
-                ue.c.userid,
-                ue.c.status,
-                ue.c.enrolid,
-                ue.c.timestart,
-                ue.c.timeend,
-                ue.c.timecreated,
-                e.c.courseid,
-                e.c.enrol,
-                e.c.status.label("e_status"),
-                cc.c.timeenrolled,
-                cc.c.timestarted,
-                cc.c.timecompleted,
-                cc.c.id.label("cc_id"),
-                c.c.enablecompletion,
+    guest_id = ctx.site.guest_id
+    for r in await ctx.reader.rows(statement, user_ids, rounded=rounded):
+        (
+            ue_id,
+            user_id,
+            ue_status,
+            enrolid,
+            timestart,
+            timeend,
+            timecreated,
+            courseid,
+            method,
+            e_status,
+            timeenrolled,
+            timestarted,
+            timecompleted,
+            cc_id,
+            enablecompletion,
+        ) = r
+        user_id = int(user_id)
+        if user_id == guest_id:
+            continue
+        status = _status(int(ue_status), int(e_status), int(timestart), int(timeend), rounded)
+        completion = None
+        if cc_id is not None:
+            completion = CompletionRow(
+                timeenrolled=int(timeenrolled or 0),
+                timestarted=int(timestarted or 0),
+                timecompleted=int(timecompleted) if timecompleted else None,
+                completed=bool(timecompleted and timecompleted > 0),
             )
-            .join(e, e.c.id == ue.c.enrolid)
-            .join(c, c.c.id == e.c.courseid)
-            .outerjoin(cc, and_(cc.c.userid == ue.c.userid, cc.c.course == e.c.courseid))
-            .where(ue.c.userid.in_(batch), e.c.courseid != SITE_COURSE_ID)
-            .order_by(ue.c.userid, e.c.courseid, ue.c.id)
+        result[user_id].append(
+            EnrolmentRow(
+                id=int(ue_id),
+                userid=user_id,
+                courseid=int(courseid),
+                enrolid=int(enrolid),
+                method=method,
+                status=status,
+                timestart=int(timestart),
+                timeend=int(timeend),
+                timecreated=int(timecreated or 0),
+                active=status is EnrolmentStatus.ACTIVE,
+                completion_enabled=bool(enablecompletion),
+                completion=completion,
+            )
         )
-        if active_only:
-            query = query.where(active_enrolment(tables, now))
-        for r in await conn.execute(query):
-            user_id = int(r.userid)
-            if user_id == guest_id:
-                continue
-            status = _status(
-                int(r.status), int(r.e_status), int(r.timestart), int(r.timeend), rounded
-            )
-            completion = None
-            if r.cc_id is not None:
-                completion = CompletionRow(
-                    timeenrolled=int(r.timeenrolled or 0),
-                    timestarted=int(r.timestarted or 0),
-                    timecompleted=int(r.timecompleted) if r.timecompleted else None,
-                    completed=bool(r.timecompleted and r.timecompleted > 0),
-                )
-            result[user_id].append(
-                EnrolmentRow(
-                    id=int(r.id),
-                    userid=user_id,
-                    courseid=int(r.courseid),
-                    enrolid=int(r.enrolid),
-                    method=r.enrol,
-                    status=status,
-                    timestart=int(r.timestart),
-                    timeend=int(r.timeend),
-                    timecreated=int(r.timecreated or 0),
-                    active=status == "active",
-                    completion_enabled=bool(r.enablecompletion),
-                    completion=completion,
-                )
-            )
     return result
 
 
+def counts_of(rows: Iterable[EnrolmentRow], completions_all_time: int = 0) -> CourseCounts:
+    """courses / finishablecourses / finishedcourses / ratio of the contract, from the active
+    enrolments of one user."""
+    active = [row for row in rows if row.active]
+    courses = {row.courseid for row in active}
+    finishable = {row.courseid for row in active if row.completion_enabled}
+    finished = {
+        row.courseid
+        for row in active
+        if row.courseid in finishable and row.completion and row.completion.completed
+    }
+    return CourseCounts(
+        courses=len(courses),
+        finishable=len(finishable),
+        finished=len(finished),
+        ratio=percent(len(finished), len(finishable)),
+        completions_all_time=completions_all_time,
+    )
+
+
 async def course_counts(
-    conn: AsyncConnection,
-    tables: MoodleTables,
-    user_ids: Sequence[int],
-    now: int,
-    guest_id: int = 1,
-    *,
-    all_time: bool = True,
+    ctx: RequestContext, user_ids: Sequence[int], *, all_time: bool = True
 ) -> dict[int, CourseCounts]:
-    """courses / finishablecourses / finishedcourses / ratio of the contract, per user.
-
-    ``all_time`` also counts every completion ever (one more statement; the legacy document
-    does not need it).
-    """
-    enrolments = await load_enrolments(conn, tables, user_ids, now, True, guest_id)
-    completions = await _completions_all_time(conn, tables, user_ids) if all_time else {}
-    counts: dict[int, CourseCounts] = {}
-    for user_id, rows in enrolments.items():
-        courses = {row.courseid for row in rows}
-        finishable = {row.courseid for row in rows if row.completion_enabled}
-        finished = {
-            row.courseid
-            for row in rows
-            if row.courseid in finishable and row.completion and row.completion.completed
-        }
-        counts[user_id] = CourseCounts(
-            courses=len(courses),
-            finishable=len(finishable),
-            finished=len(finished),
-            ratio=percent(len(finished), len(finishable)),
-            completions_all_time=completions.get(user_id, 0),
-        )
-    return counts
+    """:func:`counts_of` per user; ``all_time`` also counts every completion ever."""
+    enrolments = await load_enrolments(ctx, user_ids, True)
+    completions = await completions_all_time(ctx, user_ids) if all_time else {}
+    return {
+        user_id: counts_of(rows, completions.get(user_id, 0))
+        for user_id, rows in enrolments.items()
+    }
 
 
-async def _completions_all_time(
-    conn: AsyncConnection, tables: MoodleTables, user_ids: Sequence[int]
-) -> dict[int, int]:
-    cc = tables.course_completions
-    counts: dict[int, int] = {}
-    for batch in chunks(user_ids):
-        rows = await conn.execute(
-            select(cc.c.userid, func.count())
-            .where(cc.c.userid.in_(batch), cc.c.timecompleted > 0)
-            .group_by(cc.c.userid)
-        )
-        counts.update({int(u): int(n) for u, n in rows})
-    return counts
+async def completions_all_time(ctx: RequestContext, user_ids: Sequence[int]) -> dict[int, int]:
+    rows = await ctx.reader.rows(ctx.statements.completions, user_ids)
+    return {int(u): int(n) for u, n in rows}

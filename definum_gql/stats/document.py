@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from definum_gql.moodle.site import Moodle
-from definum_gql.stats.activity import logins_between
-from definum_gql.stats.badges import load_badges
-from definum_gql.stats.courses import course_counts
+from definum_gql.moodle.site import RequestContext
+from definum_gql.stats.activity import LearnerMonth, learner_months
+from definum_gql.stats.badges import IssuedBadge, load_badges
+from definum_gql.stats.courses import EnrolmentRow, counts_of, load_enrolments
 from definum_gql.stats.months import Month
 from definum_gql.stats.strings import format_datetime, format_duration, format_login
-from definum_gql.stats.timespent import time_spent, use_stats_params
-from definum_gql.stats.users import load_users
+from definum_gql.stats.timespent import Algorithm, TimeSpent
+from definum_gql.stats.users import UserRow, load_users
 
 
 @dataclass(frozen=True)
@@ -48,71 +46,69 @@ class DefinumStats:
     loginsinmonth: int
 
 
+def build_document(
+    ctx: RequestContext,
+    user: UserRow,
+    enrolments: Sequence[EnrolmentRow],
+    badges: Sequence[IssuedBadge],
+    month: LearnerMonth,
+) -> DefinumStats:
+    """One user's document from its pieces (both doors assemble it here)."""
+    tz, language = ctx.display_tz, ctx.lang
+    count = counts_of(enrolments)
+    listed = [
+        DefinumBadge(
+            id=issued.badge.id,
+            name=issued.badge.name,
+            issuername=issued.badge.issuername,
+            issuerurl=issued.badge.issuerurl,
+            issuercontact=issued.badge.issuercontact,
+            dateissued=issued.dateissued,
+            dateissuedstr=format_datetime(issued.dateissued, tz, language),
+        )
+        for issued in badges
+    ]
+    seconds = month.spent.get(Algorithm.USE_STATS, TimeSpent()).total
+    return DefinumStats(
+        id=user.id,
+        lastname=user.lastname,
+        firstname=user.firstname,
+        courses=count.courses,
+        finishablecourses=count.finishable,
+        finishedcourses=count.finished,
+        finishedcoursesratio=count.ratio,
+        badges=listed,
+        numbadges=len(listed),
+        lastlogin=user.lastlogin,
+        lastloginstr=format_login(user.lastlogin, tz, language),
+        timespentinmonth=seconds,
+        timespentinmonthstr=format_duration(seconds),
+        loginsinmonth=month.logins,
+    )
+
+
 async def definum_stats(
-    moodle: Moodle,
-    conn: AsyncConnection,
+    ctx: RequestContext,
     user_ids: Sequence[int],
     *,
     month: Month | None = None,
-    lang: str | None = None,
-    timezone: str | None = None,
+    users: Mapping[int, UserRow] | None = None,
 ) -> dict[int, DefinumStats]:
-    """The document for each existing user id (unknown ids are left out)."""
-    site = await moodle.site(conn)
-    # The month is the site's; a caller's timezone (moodlewssettingtimezone) only changes how
-    # dates read, as the contract says.
-    site_tz = moodle.timezone(site)
-    tz = moodle.timezone(site, timezone)
-    language = moodle.lang(site, lang)
-    now = moodle.now()
-    month = month or Month.containing(now, site_tz)
-    start, end = month.bounds(site_tz)
-    tables = moodle.tables
-    users = await load_users(conn, tables, user_ids)
+    """The document for each existing user id (unknown ids are left out).
+
+    The month is the site's; a caller's timezone (moodlewssettingtimezone, in ``ctx.display_tz``)
+    only changes how dates read, as the contract says. ``users`` spares reading rows in hand.
+    """
+    month = month or Month.containing(ctx.now, ctx.tz)
+    if users is None or any(i not in users for i in user_ids):
+        users = await load_users(ctx, user_ids)
     ids = [i for i in dict.fromkeys(user_ids) if i in users]
-    guest = site.guest_id
-    counts = await course_counts(conn, tables, ids, now, guest, all_time=False)
-    badges = await load_badges(conn, tables, site, ids, now)
-    logins = await logins_between(conn, tables, ids, [(start, end)])
-    spent = await time_spent(
-        conn,
-        tables,
-        ids,
-        [(start, end)],
-        now=now,
-        params=use_stats_params(site, moodle.settings),
-        tz=tz,
-    )
-    documents: dict[int, DefinumStats] = {}
-    for user_id in ids:
-        user, count = users[user_id], counts[user_id]
-        listed = [
-            DefinumBadge(
-                id=issued.badge.id,
-                name=issued.badge.name,
-                issuername=issued.badge.issuername,
-                issuerurl=issued.badge.issuerurl,
-                issuercontact=issued.badge.issuercontact,
-                dateissued=issued.dateissued,
-                dateissuedstr=format_datetime(issued.dateissued, tz, language),
-            )
-            for issued in badges[user_id]
-        ]
-        seconds = spent[user_id][0].total
-        documents[user_id] = DefinumStats(
-            id=user_id,
-            lastname=user.lastname,
-            firstname=user.firstname,
-            courses=count.courses,
-            finishablecourses=count.finishable,
-            finishedcourses=count.finished,
-            finishedcoursesratio=count.ratio,
-            badges=listed,
-            numbadges=len(listed),
-            lastlogin=user.lastlogin,
-            lastloginstr=format_login(user.lastlogin, tz, language),
-            timespentinmonth=seconds,
-            timespentinmonthstr=format_duration(seconds),
-            loginsinmonth=logins[user_id][0],
-        )
-    return documents
+    if not ids:
+        return {}
+    enrolments = await load_enrolments(ctx, ids, True)
+    badges = await load_badges(ctx, ids)
+    months = await learner_months(ctx, ids, [month])
+    return {
+        uid: build_document(ctx, users[uid], enrolments[uid], badges[uid], months[(uid, month)])
+        for uid in ids
+    }

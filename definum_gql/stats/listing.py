@@ -23,10 +23,11 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from definum_gql.moodle.queries import SITE_COURSE_ID, active_enrolment, counted_row, moodle_now
+from definum_gql.moodle.site import RequestContext
 from definum_gql.moodle.tables import MoodleTables
-from definum_gql.stats.courses import SITE_COURSE_ID, active_enrolment, percent
+from definum_gql.stats.courses import percent
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def _user_conditions(
         enrolled = (
             select(ue.c.id)
             .join(e, e.c.id == ue.c.enrolid)
-            .where(ue.c.userid == u.c.id, active_enrolment(tables, now))
+            .where(ue.c.userid == u.c.id, active_enrolment(tables, moodle_now(now)))
         )
         if flt.enrolled_in_course is not None:
             enrolled = enrolled.where(e.c.courseid == flt.enrolled_in_course)
@@ -109,28 +110,25 @@ def _user_conditions(
     return conditions
 
 
+def _guest(ctx: RequestContext) -> int | None:
+    value = ctx.site.get("siteguest", "").strip()
+    return int(value) if value.isdigit() else None
+
+
 async def list_users(
-    conn: AsyncConnection,
-    tables: MoodleTables,
-    flt: UserFilter,
-    *,
-    now: int,
-    guest_id: int | None,
-    after: int | None,
-    limit: int,
+    ctx: RequestContext, flt: UserFilter, *, after: int | None, limit: int
 ) -> list[int]:
     """Ids of the matching users in id order, after ``after``, at most ``limit``."""
-    u = tables.user
-    query = select(u.c.id).where(*_user_conditions(tables, flt, now, guest_id))
-    return await _page(conn, query, u.c.id, after, limit)
+    u = ctx.tables.user
+    query = select(u.c.id).where(*_user_conditions(ctx.tables, flt, ctx.now, _guest(ctx)))
+    return await _page(ctx, query, u.c.id, after, limit)
 
 
-async def count_users(
-    conn: AsyncConnection, tables: MoodleTables, flt: UserFilter, *, now: int, guest_id: int | None
-) -> int:
-    u = tables.user
-    query = select(func.count()).select_from(u).where(*_user_conditions(tables, flt, now, guest_id))
-    return int((await conn.execute(query)).scalar_one())
+async def count_users(ctx: RequestContext, flt: UserFilter) -> int:
+    tables = ctx.tables
+    conditions = _user_conditions(tables, flt, ctx.now, _guest(ctx))
+    query = select(func.count()).select_from(tables.user).where(*conditions)
+    return int((await ctx.reader.execute(query))[0][0])
 
 
 def _course_conditions(tables: MoodleTables, flt: CourseFilter) -> list[ColumnElement[bool]]:
@@ -151,27 +149,23 @@ def _course_conditions(tables: MoodleTables, flt: CourseFilter) -> list[ColumnEl
 
 
 async def list_courses(
-    conn: AsyncConnection,
-    tables: MoodleTables,
-    flt: CourseFilter,
-    *,
-    after: int | None,
-    limit: int,
+    ctx: RequestContext, flt: CourseFilter, *, after: int | None, limit: int
 ) -> list[int]:
     """Ids of the matching courses in id order, after ``after``, at most ``limit``."""
-    course = tables.course
-    query = select(course.c.id).where(*_course_conditions(tables, flt))
-    return await _page(conn, query, course.c.id, after, limit)
+    course = ctx.tables.course
+    query = select(course.c.id).where(*_course_conditions(ctx.tables, flt))
+    return await _page(ctx, query, course.c.id, after, limit)
 
 
-async def count_courses(conn: AsyncConnection, tables: MoodleTables, flt: CourseFilter) -> int:
+async def count_courses(ctx: RequestContext, flt: CourseFilter) -> int:
+    tables = ctx.tables
     course = tables.course
     query = select(func.count()).select_from(course).where(*_course_conditions(tables, flt))
-    return int((await conn.execute(query)).scalar_one())
+    return int((await ctx.reader.execute(query))[0][0])
 
 
 async def _page(
-    conn: AsyncConnection,
+    ctx: RequestContext,
     query: Select[Any],
     key: ColumnElement[int],
     after: int | None,
@@ -181,8 +175,8 @@ async def _page(
         return []
     if after is not None:
         query = query.where(key > after)
-    rows = await conn.execute(query.order_by(key).limit(limit))
-    return [int(value) for value in rows.scalars()]
+    rows = await ctx.reader.execute(query.order_by(key).limit(limit))
+    return [int(row[0]) for row in rows]
 
 
 def _active_learners(tables: MoodleTables, course_ids: Sequence[int], now: int) -> Select[Any]:
@@ -194,20 +188,14 @@ def _active_learners(tables: MoodleTables, course_ids: Sequence[int], now: int) 
         .join(u, u.c.id == ue.c.userid)
         .where(
             e.c.courseid.in_(course_ids) if course_ids else false(),
-            active_enrolment(tables, now),
+            active_enrolment(tables, moodle_now(now)),
             u.c.deleted == 0,
         )
     )
 
 
 async def course_aggregates(
-    conn: AsyncConnection,
-    tables: MoodleTables,
-    course_ids: Sequence[int],
-    *,
-    now: int,
-    start: int,
-    end: int,
+    ctx: RequestContext, course_ids: Sequence[int], *, start: int, end: int
 ) -> dict[int, CourseAggregates]:
     """Learners enrolled, having completed, and active in [start, end) in each course.
 
@@ -219,6 +207,7 @@ async def course_aggregates(
     result = {cid: CourseAggregates(0, 0, 0) for cid in ids}
     if not ids:
         return result
+    tables, now = ctx.tables, ctx.now
     learners = _active_learners(tables, ids, now).subquery()
     cc = tables.course_completions
     enrolled_query = (
@@ -232,7 +221,7 @@ async def course_aggregates(
         .group_by(learners.c.courseid)
     )
     counts: dict[int, tuple[int, int]] = {
-        int(cid): (int(n), int(done)) for cid, n, done in await conn.execute(enrolled_query)
+        int(cid): (int(n), int(done)) for cid, n, done in await ctx.reader.execute(enrolled_query)
     }
     log = tables.logstore_standard_log
     active_query = (
@@ -245,14 +234,13 @@ async def course_aggregates(
                     log.c.courseid == learners.c.courseid,
                     log.c.timecreated >= start,
                     log.c.timecreated < end,
-                    log.c.realuserid.is_(None),
-                    or_(log.c.origin.is_(None), log.c.origin != "cli"),
+                    counted_row(log),
                 )
             )
         )
         .group_by(learners.c.courseid)
     )
-    active = {int(cid): int(n) for cid, n in await conn.execute(active_query)}
+    active = {int(cid): int(n) for cid, n in await ctx.reader.execute(active_query)}
     for cid in ids:
         enrolled, completed = counts.get(cid, (0, 0))
         result[cid] = CourseAggregates(enrolled, completed, active.get(cid, 0))
@@ -260,19 +248,14 @@ async def course_aggregates(
 
 
 async def course_learners_active(
-    conn: AsyncConnection,
-    tables: MoodleTables,
-    course_ids: Sequence[int],
-    *,
-    now: int,
-    start: int,
-    end: int,
+    ctx: RequestContext, course_ids: Sequence[int], *, start: int, end: int
 ) -> dict[int, set[int]]:
     """For each course, the learners with a log row in it in [start, end) (for time sums)."""
     ids = sorted(set(course_ids))
     result: dict[int, set[int]] = {cid: set() for cid in ids}
     if not ids:
         return result
+    tables, now = ctx.tables, ctx.now
     learners = _active_learners(tables, ids, now).subquery()
     log = tables.logstore_standard_log
     query = (
@@ -284,14 +267,13 @@ async def course_learners_active(
                     log.c.courseid == learners.c.courseid,
                     log.c.timecreated >= start,
                     log.c.timecreated < end,
-                    log.c.realuserid.is_(None),
-                    or_(log.c.origin.is_(None), log.c.origin != "cli"),
+                    counted_row(log),
                 )
             )
         )
         .distinct()
     )
-    for cid, uid in await conn.execute(query):
+    for cid, uid in await ctx.reader.execute(query):
         result[int(cid)].add(int(uid))
     return result
 

@@ -1,17 +1,10 @@
 """Time spent from the standard log: block_use_stats' laps (contract section 5) or block_dedication.
 
-Batch-first: one statement per call, whatever the number of users and ranges. Two ways, both
-exact and both tested against ``tests/timespent_reference.py`` on every database; which one runs
-was chosen by measurement (BENCHMARKS.md, "Time spent"):
-
-* ``sql_window_use_stats``: LEAD()/LAG() over each user's trail and SUM() in the database
-  (PostgreSQL, use_stats);
-* ``streamed_time_spent``: the counted rows streamed in time order (the log's physical order and
-  its ``timecreated`` index, so the database sorts nothing) and folded here (MariaDB, SQLite, and
-  dedication everywhere).
-
-A list of more than ``CHUNK`` ids is not sent as ``IN (...)``: the statement reads the ids' span
-(``userid BETWEEN min AND max``) and the other users' rows are dropped here.
+:func:`folded_trails` is the way every request computes it: each learner's counted and login rows
+for all the ranges asked, read once in time order (by user, so through the userid index) and
+folded here, logins and both algorithms in one pass. :func:`sql_window_use_stats` sums use_stats
+in the database with LEAD()/LAG() instead; both are tested against
+``tests/timespent_reference.py`` on every database (BENCHMARKS.md compares their speed).
 
 Choices the contract leaves open, decided here:
 
@@ -31,12 +24,12 @@ Choices the contract leaves open, decided here:
 
 from __future__ import annotations
 
-import contextlib
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -53,15 +46,13 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from definum_gql.config import Settings
-from definum_gql.moodle.site import SiteConfig
+from definum_gql.moodle.queries import LOGOUT_ACTIONS, counted_row
+from definum_gql.moodle.reader import CHUNK
+from definum_gql.moodle.site import RequestContext, UseStatsParams, use_stats_params
 from definum_gql.moodle.tables import MoodleTables
-from definum_gql.stats.users import CHUNK
 
 STREAM_BATCH = 20_000
-LOGOUT_ACTIONS = ("loggedout", "logout")
 DEDICATION_GAP = 3600
 DEDICATION_MIN_SESSION = 120
 
@@ -72,50 +63,12 @@ class Algorithm(StrEnum):
 
 
 @dataclass(frozen=True)
-class UseStatsParams:
-    """block_use_stats' parameters, in seconds (``threshold`` T, ``lastpingcredit`` C)."""
-
-    threshold: int
-    lastpingcredit: int
-    enrolmentfilter: bool
-
-
-@dataclass(frozen=True)
 class TimeSpent:
     """Seconds spent in one range: the total, per course (0 = site, non-zero only), active days."""
 
     total: int = 0
     by_course: Mapping[int, int] = field(default_factory=dict)
     active_days: int = 0
-
-
-def _minutes(value: str | None) -> int | None:
-    """Seconds from a number of minutes as Moodle stores it; None when absent or not a number."""
-    if value is None:
-        return None
-    try:
-        minutes = float(value.strip())
-    except ValueError:
-        return None
-    if minutes != minutes or minutes < 0 or minutes > 10**9:
-        return None
-    return int(minutes * 60)
-
-
-def use_stats_params(site: SiteConfig, settings: Settings) -> UseStatsParams:
-    """The site's block_use_stats configuration, each value falling back to our settings."""
-    threshold = _minutes(site.plugin("block_use_stats", "threshold"))
-    credit = _minutes(site.plugin("block_use_stats", "lastpingcredit"))
-    raw_filter = site.plugin("block_use_stats", "enrolmentfilter")
-    enrolmentfilter = settings.use_stats_enrolmentfilter
-    if raw_filter is not None:
-        with contextlib.suppress(ValueError):
-            enrolmentfilter = float(raw_filter.strip()) != 0
-    return UseStatsParams(
-        threshold=settings.use_stats_threshold * 60 if threshold is None else threshold,
-        lastpingcredit=settings.use_stats_lastpingcredit * 60 if credit is None else credit,
-        enrolmentfilter=enrolmentfilter,
-    )
 
 
 @dataclass(frozen=True)
@@ -176,10 +129,7 @@ def _filtered_rows(
         _among(log.c.userid, ids),
         log.c.timecreated >= plan.low,
         log.c.timecreated < plan.high,
-        or_(log.c.origin.is_(None), log.c.origin != "cli"),
-        log.c.action != "failed",
-        log.c.realuserid.is_(None),
-        ~and_(log.c.action == "graded", log.c.target == "user"),
+        counted_row(log),
     ]
     if params.enrolmentfilter:
         ue = tables.user_enrolments
@@ -203,18 +153,6 @@ def _filtered_rows(
         "logout": case((log.c.action.in_(LOGOUT_ACTIONS), 1), else_=0),
     }
     return select().select_from(joined).where(*conditions), columns
-
-
-def stream_statement(
-    tables: MoodleTables, ids: Sequence[int], plan: _Plan, params: UseStatsParams
-) -> Select[Any]:
-    """Counted rows in time order (the log's physical and ``timecreated`` index order)."""
-    base, c = _filtered_rows(tables, ids, plan, params)
-    # Folds are per trail, so only each trail's order matters. For a short id list, ordering by
-    # user lets the database find each learner's rows through the userid index (measured on
-    # MariaDB: one learner 26 -> 17 ms, 500 learners 1.52 -> 1.27 s).
-    order = (c["t"], c["id"]) if len(ids) > CHUNK else (c["userid"], c["t"], c["id"])
-    return base.add_columns(c["userid"], c["k"], c["t"], c["course"], c["logout"]).order_by(*order)
 
 
 class _Days:
@@ -335,71 +273,108 @@ def _empty(user_ids: Sequence[int], count: int) -> dict[int, list[TimeSpent]]:
     return {int(uid): [TimeSpent() for _ in range(count)] for uid in user_ids}
 
 
-async def time_spent(
-    conn: AsyncConnection,
-    tables: MoodleTables,
+@dataclass(frozen=True)
+class Trail:
+    """One user's rows in one range: logins, and time spent by each algorithm folded."""
+
+    logins: int = 0
+    spent: Mapping[Algorithm, TimeSpent] = field(default_factory=dict)
+
+
+async def folded_trails(
+    ctx: RequestContext,
     user_ids: Sequence[int],
     ranges: Sequence[tuple[int, int]],
+    algorithms: Sequence[Algorithm] = (Algorithm.USE_STATS,),
     *,
-    now: int,
-    params: UseStatsParams,
-    tz: ZoneInfo,
-    algorithm: Algorithm = Algorithm.USE_STATS,
-) -> dict[int, list[TimeSpent]]:
-    """Time spent by each user in each range ``[start, end)`` (capped at ``now``), in order.
+    params: UseStatsParams | None = None,
+    tz: ZoneInfo | None = None,
+) -> dict[int, list[Trail]]:
+    """Each user's :class:`Trail` in each range ``[start, end)`` (capped at now), in order.
 
-    Every requested user id is in the answer, with one ``TimeSpent`` per range. One statement
-    whatever the number of users and ranges: on PostgreSQL, use_stats is summed in the database
-    (window functions); elsewhere, and for dedication, the rows are streamed and folded here
-    (MariaDB runs the window version several times slower; see BENCHMARKS.md).
+    One statement reads the users' counted and login rows once for every range (plus one for
+    enrolment starts when block_use_stats' enrolment filter is on); one pass folds them.
     """
-    if algorithm is Algorithm.USE_STATS and conn.dialect.name == "postgresql":
-        return await sql_window_use_stats(
-            conn, tables, user_ids, ranges, now=now, params=params, tz=tz
-        )
-    return await streamed_time_spent(
-        conn, tables, user_ids, ranges, now=now, params=params, tz=tz, algorithm=algorithm
-    )
-
-
-async def streamed_time_spent(
-    conn: AsyncConnection,
-    tables: MoodleTables,
-    user_ids: Sequence[int],
-    ranges: Sequence[tuple[int, int]],
-    *,
-    now: int,
-    params: UseStatsParams,
-    tz: ZoneInfo,
-    algorithm: Algorithm = Algorithm.USE_STATS,
-) -> dict[int, list[TimeSpent]]:
-    """:func:`time_spent` by streaming the counted rows in time order and folding each trail."""
-    result = _empty(user_ids, len(ranges))
+    params = params or ctx.use_stats
+    tz = tz or ctx.tz
+    now = ctx.now
+    empty = {a: TimeSpent() for a in algorithms}
+    result = {int(u): [Trail(0, empty) for _ in ranges] for u in user_ids}
     plan = _plan(ranges, now)
     if not result or not plan.ranges:
         return result
+    kept = sorted(plan.ranges, key=lambda r: r[1])
+    starts = [start for _, start, _ in kept]
+    disjoint = all(a[2] <= b[1] for a, b in pairwise(kept))
+    ids = sorted(result)
+    enrolled: dict[tuple[int, int], int] = {}
+    if params.enrolmentfilter:
+        # block_use_stats starts a range no earlier than the learner's latest enrolment start.
+        for uid, timestart in await ctx.reader.rows(
+            ctx.statements.enrolment_starts, ids, high=plan.high
+        ):
+            for k, _, end in kept:
+                key = (int(uid), k)
+                if timestart < end and timestart > enrolled.get(key, -1):
+                    enrolled[key] = int(timestart)
+    rows = await ctx.reader.rows(ctx.statements.log_rows, ids, low=plan.low, high=plan.high)
     calendar = _Days(tz, plan.low, plan.high)
-    width = len(ranges)
-    folds: dict[int, _UseStatsFold | _DedicationFold] = {}
-    use_stats = algorithm is Algorithm.USE_STATS
-    stream = await conn.stream(stream_statement(tables, list(result), plan, params))
-    async for partition in stream.partitions(STREAM_BATCH):
-        for userid, k, t, course, logout in partition:
-            key = userid * width + k
-            fold = folds.get(key)
-            if fold is None:
-                if userid not in result:
-                    continue
-                fold = folds[key] = (
+    use_stats, dedication = Algorithm.USE_STATS in algorithms, Algorithm.DEDICATION in algorithms
+    logins: dict[tuple[int, int], int] = {}
+    folds: dict[tuple[int, int], tuple[_UseStatsFold | None, _DedicationFold | None]] = {}
+    for userid, t, course, logout, counted, login in rows:
+        if disjoint:
+            at = bisect_right(starts, t) - 1
+            holding = [kept[at][0]] if at >= 0 and t < kept[at][2] else []
+        else:
+            holding = [k for k, start, end in kept if start <= t < end]
+        for k in holding:
+            key = (userid, k)
+            if login:
+                logins[key] = logins.get(key, 0) + 1
+            if not counted or t < enrolled.get(key, t):
+                continue
+            pair = folds.get(key)
+            if pair is None:
+                pair = folds[key] = (
                     _UseStatsFold(params.threshold, params.lastpingcredit, now)
                     if use_stats
-                    else _DedicationFold()
+                    else None,
+                    _DedicationFold() if dedication else None,
                 )
-            fold.add(t, course, logout, calendar)
-    for key, fold in folds.items():
-        userid, k = divmod(key, width)
-        result[userid][k] = fold.result()
+            if pair[0] is not None:
+                pair[0].add(t, course, logout, calendar)
+            if pair[1] is not None:
+                pair[1].add(t, course, logout, calendar)
+    for key in logins.keys() | folds.keys():
+        uid, k = int(key[0]), key[1]
+        if uid not in result:
+            continue
+        spent = dict(empty)
+        for fold, algorithm in zip(
+            folds.get(key, (None, None)), (Algorithm.USE_STATS, Algorithm.DEDICATION), strict=True
+        ):
+            if fold is not None:
+                spent[algorithm] = fold.result()
+        result[uid][k] = Trail(logins.get(key, 0), spent)
     return result
+
+
+async def time_spent(
+    ctx: RequestContext,
+    user_ids: Sequence[int],
+    ranges: Sequence[tuple[int, int]],
+    *,
+    params: UseStatsParams | None = None,
+    tz: ZoneInfo | None = None,
+    algorithm: Algorithm = Algorithm.USE_STATS,
+) -> dict[int, list[TimeSpent]]:
+    """Time spent by each user in each range ``[start, end)`` (capped at now), in order.
+
+    Every requested user id is in the answer, with one ``TimeSpent`` per range.
+    """
+    trails = await folded_trails(ctx, user_ids, ranges, (algorithm,), params=params, tz=tz)
+    return {uid: [trail.spent[algorithm] for trail in rows] for uid, rows in trails.items()}
 
 
 def _offset_case(tz: ZoneInfo, low: int, high: int, t: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -444,25 +419,26 @@ def _transitions(tz: ZoneInfo, low: int, high: int) -> list[tuple[int, int]]:
 
 
 async def sql_window_use_stats(
-    conn: AsyncConnection,
-    tables: MoodleTables,
+    ctx: RequestContext,
     user_ids: Sequence[int],
     ranges: Sequence[tuple[int, int]],
     *,
-    now: int,
-    params: UseStatsParams,
-    tz: ZoneInfo,
+    params: UseStatsParams | None = None,
+    tz: ZoneInfo | None = None,
 ) -> dict[int, list[TimeSpent]]:
     """use_stats with LEAD() and SUM() in the database, in one statement.
 
     Each row's lap comes from LEAD() over the user's trail; a row opens a new local day when
     LAG() of its day differs, so the sum of those marks over a user's courses is its day count.
     """
+    params = params or ctx.use_stats
+    tz = tz or ctx.tz
+    now = ctx.now
     result = _empty(user_ids, len(ranges))
     plan = _plan(ranges, now)
     if not result or not plan.ranges:
         return result
-    base, c = _filtered_rows(tables, list(result), plan, params)
+    base, c = _filtered_rows(ctx.tables, list(result), plan, params)
     partition, order = (c["userid"], c["k"]), (c["t"], c["id"])
     local = c["t"] + _offset_case(tz, plan.low, plan.high, c["t"])
     day = local - local % 86400
@@ -495,7 +471,7 @@ async def sql_window_use_stats(
     ).group_by(laps.c.userid, laps.c.k, laps.c.course)
     sums: dict[tuple[int, int], dict[int, int]] = {}
     days: dict[tuple[int, int], int] = {}
-    for userid, k, course, seconds, opened in (await conn.execute(totals)).all():
+    for userid, k, course, seconds, opened in await ctx.reader.execute(totals):
         if userid not in result:
             continue
         key = (int(userid), int(k))
@@ -509,9 +485,13 @@ async def sql_window_use_stats(
 
 
 __all__ = [
+    "LOGOUT_ACTIONS",
     "Algorithm",
     "TimeSpent",
+    "Trail",
     "UseStatsParams",
+    "folded_trails",
+    "sql_window_use_stats",
     "time_spent",
     "use_stats_params",
 ]

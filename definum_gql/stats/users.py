@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from definum_gql.moodle.tables import MoodleTables
-
-#: Ids per IN list: keeps statements bounded on every database.
-CHUNK = 1000
+from definum_gql.moodle.reader import CHUNK
+from definum_gql.moodle.site import RequestContext
 
 
 def chunks(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
@@ -45,50 +41,29 @@ class UserRow:
     timecreated: int
 
 
-async def load_users(
-    conn: AsyncConnection, tables: MoodleTables, ids: Sequence[int]
-) -> dict[int, UserRow]:
+def user_row(r: Any) -> UserRow:
+    """A row of :func:`definum_gql.moodle.queries.user_columns`."""
+    return UserRow(
+        id=int(r[0]),
+        username=r[1],
+        idnumber=r[2],
+        email=r[3],
+        firstname=r[4],
+        lastname=r[5],
+        auth=r[6],
+        confirmed=bool(r[7]),
+        deleted=bool(r[8]),
+        suspended=bool(r[9]),
+        mnethostid=int(r[10]),
+        lastlogin=int(r[11] or 0),
+        currentlogin=int(r[12] or 0),
+        lastaccess=int(r[13] or 0),
+        firstaccess=int(r[14] or 0),
+        timecreated=int(r[15] or 0),
+    )
+
+
+async def load_users(ctx: RequestContext, ids: Sequence[int]) -> dict[int, UserRow]:
     """The users with these ids (deleted ones included; callers decide)."""
-    u = tables.user
-    found: dict[int, UserRow] = {}
-    for batch in chunks(ids):
-        rows = await conn.execute(
-            select(
-                u.c.id,
-                u.c.username,
-                u.c.idnumber,
-                u.c.email,
-                u.c.firstname,
-                u.c.lastname,
-                u.c.auth,
-                u.c.confirmed,
-                u.c.deleted,
-                u.c.suspended,
-                u.c.mnethostid,
-                u.c.lastlogin,
-                u.c.currentlogin,
-                u.c.lastaccess,
-                u.c.firstaccess,
-                u.c.timecreated,
-            ).where(u.c.id.in_(batch))
-        )
-        for r in rows:
-            found[int(r.id)] = UserRow(
-                id=int(r.id),
-                username=r.username,
-                idnumber=r.idnumber,
-                email=r.email,
-                firstname=r.firstname,
-                lastname=r.lastname,
-                auth=r.auth,
-                confirmed=bool(r.confirmed),
-                deleted=bool(r.deleted),
-                suspended=bool(r.suspended),
-                mnethostid=int(r.mnethostid),
-                lastlogin=int(r.lastlogin or 0),
-                currentlogin=int(r.currentlogin or 0),
-                lastaccess=int(r.lastaccess or 0),
-                firstaccess=int(r.firstaccess or 0),
-                timecreated=int(r.timecreated or 0),
-            )
-    return found
+    rows = await ctx.reader.rows(ctx.statements.users, ids)
+    return {int(r[0]): user_row(r) for r in rows}

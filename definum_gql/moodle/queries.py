@@ -1,0 +1,333 @@
+"""The contract's rules, each named once, and the statements of the request path built from them.
+
+Rules (SQL expressions every statistic uses): a counted log row, a login row, an active enrolment.
+Statements (:class:`Statements`, one set per table prefix, built once): the token check, the
+learner lookups, user/enrolment/badge rows and each learner's log rows for a span of months.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
+
+from definum_gql.moodle.reader import Prepared, id_list
+from definum_gql.moodle.tables import MoodleTables, moodle_tables
+
+LOGOUT_ACTIONS = ("loggedout", "logout")
+LOGIN_ACTION = "loggedin"
+SITE_COURSE_ID = 1
+CONTEXT_SYSTEM = 10
+CAP_ALLOW = 1
+CAP_PROHIBIT = -1000
+TOKEN_PERMANENT = 0
+REST_CAPABILITY = "webservice/rest:use"
+
+
+def counted_row(log: Table) -> ColumnElement[bool]:
+    """A log row that counts toward time spent (contract section 5).
+
+    Not from the command line (a NULL origin counts: imported logs), not a failed login, not done
+    while "logged in as" someone else, and not a grade given *about* a user.
+    """
+    return and_(
+        or_(log.c.origin.is_(None), log.c.origin != "cli"),
+        log.c.action != "failed",
+        log.c.realuserid.is_(None),
+        ~and_(log.c.action == "graded", log.c.target == "user"),
+    )
+
+
+def login_row(log: Table) -> ColumnElement[bool]:
+    """A login (contract section 4: ``loggedin`` rows, any origin)."""
+    return log.c.action == LOGIN_ACTION
+
+
+def moodle_now(now: int) -> int:
+    """enrol_get_all_users_courses rounds the time to 100 s (PHP ``round(time(), -2)``)."""
+    return (now + 50) // 100 * 100
+
+
+def active_enrolment(tables: MoodleTables, rounded: Any) -> ColumnElement[bool]:
+    """The contract's active enrolment, on ``user_enrolments`` joined to ``enrol``.
+
+    Both the enrolment and its instance enabled, started before now and not ended, ``rounded``
+    being now rounded by :func:`moodle_now` (a value or a bind parameter).
+    """
+    ue, e = tables.user_enrolments, tables.enrol
+    return and_(
+        ue.c.status == 0,
+        e.c.status == 0,
+        ue.c.timestart < rounded,
+        or_(ue.c.timeend == 0, ue.c.timeend > rounded),
+    )
+
+
+def user_columns(u: Table) -> tuple[Any, ...]:
+    """The user row's columns, in :class:`definum_gql.stats.users.UserRow` order."""
+    return (
+        u.c.id,
+        u.c.username,
+        u.c.idnumber,
+        u.c.email,
+        u.c.firstname,
+        u.c.lastname,
+        u.c.auth,
+        u.c.confirmed,
+        u.c.deleted,
+        u.c.suspended,
+        u.c.mnethostid,
+        u.c.lastlogin,
+        u.c.currentlogin,
+        u.c.lastaccess,
+        u.c.firstaccess,
+        u.c.timecreated,
+    )
+
+
+def _flag(clause: ColumnElement[bool]) -> ColumnElement[int]:
+    """1 or 0: booleans read the same on every database and driver."""
+    return case((clause, literal(1)), else_=literal(0))
+
+
+class Statements:
+    """Every statement of the request path, for one table prefix."""
+
+    def __init__(self, tables: MoodleTables) -> None:
+        self.tables = tables
+        t = tables
+        u = t.user
+        self.token = Prepared("token", lambda n: self._token())
+        self.service_users = Prepared("service_users", lambda n: self._service_users())
+        lookup = select(*user_columns(u)).where(u.c.deleted == 0)
+        self.user_by_id = Prepared("user_by_id", lambda n: lookup.where(u.c.id == bindparam("v")))
+        self.user_by_username = Prepared(
+            "user_by_username",
+            lambda n: lookup.where(
+                u.c.username == bindparam("v"), u.c.mnethostid == bindparam("mnet")
+            ),
+        )
+        self.user_by_email = Prepared(
+            "user_by_email", lambda n: lookup.where(func.lower(u.c.email) == bindparam("v"))
+        )
+        self.user_by_idnumber = Prepared(
+            "user_by_idnumber", lambda n: lookup.where(u.c.idnumber == bindparam("v"))
+        )
+        self.users = Prepared(
+            "users", lambda n: select(*user_columns(u)).where(u.c.id.in_(id_list(n))), True
+        )
+        self.enrolments = Prepared("enrolments", lambda n: self._enrolments(n, True), True)
+        self.all_enrolments = Prepared("all_enrolments", lambda n: self._enrolments(n, False), True)
+        self.badges = Prepared("badges", lambda n: self._badges(n, True), True)
+        self.site_badges = Prepared("site_badges", lambda n: self._badges(n, False), True)
+        self.completions = Prepared("completions", self._completions, True)
+        self.log_rows = Prepared("log_rows", self._log_rows, True)
+        self.enrolment_starts = Prepared("enrolment_starts", self._enrolment_starts, True)
+        self.config = Prepared("config", lambda n: select(t.config.c.name, t.config.c.value))
+        cp = t.config_plugins
+        self.config_plugins = Prepared(
+            "config_plugins",
+            lambda n: select(cp.c.plugin, cp.c.name, cp.c.value).where(
+                cp.c.plugin == bindparam("plugin")
+            ),
+        )
+
+    def _token(self) -> Select[Any]:
+        """The token, its owner, the owner's REST capability and its service, in one statement.
+
+        The capability is Moodle's in the system context: allowed by a role the owner holds there
+        (or the implicit default-user / guest role) and prohibited by none.
+        """
+        t = self.tables
+        tok, u, s = t.external_tokens, t.user, t.external_services
+        ctx, ra, rc = t.context, t.role_assignments, t.role_capabilities
+        sf = t.external_services_functions
+        system = (
+            select(ctx.c.id).where(ctx.c.contextlevel == CONTEXT_SYSTEM).limit(1).scalar_subquery()
+        )
+        implicit = case(
+            (tok.c.userid == bindparam("guest"), bindparam("guestrole", type_=BigInteger)),
+            else_=bindparam("userrole", type_=BigInteger),
+        )
+        assigned = (
+            select(ra.c.roleid)
+            .where(ra.c.userid == tok.c.userid, ra.c.contextid == system)
+            .correlate(tok)
+        )
+
+        def permission(value: int) -> Any:
+            return (
+                exists()
+                .where(
+                    rc.c.capability == REST_CAPABILITY,
+                    rc.c.contextid == system,
+                    rc.c.permission == value,
+                    or_(rc.c.roleid.in_(assigned), rc.c.roleid == implicit),
+                )
+                .correlate(tok)
+            )
+
+        offers = (
+            exists()
+            .where(
+                sf.c.externalserviceid == tok.c.externalserviceid,
+                sf.c.functionname == bindparam("function"),
+            )
+            .correlate(tok)
+        )
+        return (
+            select(
+                tok.c.id,
+                tok.c.token,
+                tok.c.userid,
+                tok.c.externalserviceid,
+                tok.c.iprestriction,
+                tok.c.validuntil,
+                tok.c.contextid,
+                u.c.id,
+                u.c.username,
+                u.c.deleted,
+                u.c.confirmed,
+                u.c.suspended,
+                u.c.auth,
+                s.c.id,
+                s.c.enabled,
+                s.c.restrictedusers,
+                s.c.shortname,
+                _flag(offers),
+                _flag(permission(CAP_ALLOW)),
+                _flag(permission(CAP_PROHIBIT)),
+            )
+            .select_from(
+                tok.outerjoin(u, u.c.id == tok.c.userid).outerjoin(
+                    s, s.c.id == tok.c.externalserviceid
+                )
+            )
+            .where(tok.c.token == bindparam("token"), tok.c.tokentype == TOKEN_PERMANENT)
+            .order_by(tok.c.id)
+            .limit(20)
+        )
+
+    def _service_users(self) -> Select[Any]:
+        su = self.tables.external_services_users
+        return select(su.c.iprestriction, su.c.validuntil).where(
+            su.c.externalserviceid == bindparam("service"), su.c.userid == bindparam("user")
+        )
+
+    def _enrolments(self, n: int, active_only: bool) -> Select[Any]:
+        t = self.tables
+        ue, e, cc, c = t.user_enrolments, t.enrol, t.course_completions, t.course
+        query = (
+            select(
+                ue.c.id,
+                ue.c.userid,
+                ue.c.status,
+                ue.c.enrolid,
+                ue.c.timestart,
+                ue.c.timeend,
+                ue.c.timecreated,
+                e.c.courseid,
+                e.c.enrol,
+                e.c.status,
+                cc.c.timeenrolled,
+                cc.c.timestarted,
+                cc.c.timecompleted,
+                cc.c.id,
+                c.c.enablecompletion,
+            )
+            .join(e, e.c.id == ue.c.enrolid)
+            .join(c, c.c.id == e.c.courseid)
+            .outerjoin(cc, and_(cc.c.userid == ue.c.userid, cc.c.course == e.c.courseid))
+            .where(ue.c.userid.in_(id_list(n)), e.c.courseid != SITE_COURSE_ID)
+            .order_by(ue.c.userid, e.c.courseid, ue.c.id)
+        )
+        if active_only:
+            query = query.where(active_enrolment(t, bindparam("rounded")))
+        return query
+
+    def _badges(self, n: int, course_badges: bool) -> Select[Any]:
+        b, bi = self.tables.badge, self.tables.badge_issued
+        query = (
+            select(
+                bi.c.userid,
+                bi.c.dateissued,
+                bi.c.dateexpire,
+                b.c.id,
+                b.c.name,
+                b.c.description,
+                b.c.issuername,
+                b.c.issuerurl,
+                b.c.issuercontact,
+                b.c.courseid,
+                b.c.expiredate,
+                b.c.expireperiod,
+                b.c.status,
+            )
+            .join(b, b.c.id == bi.c.badgeid)
+            .where(bi.c.userid.in_(id_list(n)))
+            .order_by(bi.c.userid, bi.c.dateissued.desc(), bi.c.id.desc())
+        )
+        if not course_badges:
+            query = query.where(b.c.courseid.is_(None))
+        return query
+
+    def _completions(self, n: int) -> Select[Any]:
+        cc = self.tables.course_completions
+        return (
+            select(cc.c.userid, func.count())
+            .where(cc.c.userid.in_(id_list(n)), cc.c.timecompleted > 0)
+            .group_by(cc.c.userid)
+        )
+
+    def _log_rows(self, n: int) -> Select[Any]:
+        """Each learner's counted and login rows in ``[low, high)``, in trail order.
+
+        One read serves logins and both time algorithms: ``counted`` and ``login`` say what each
+        row is. Ordered by user so each learner's rows come through the userid index (measured on
+        MariaDB: one learner 26 -> 17 ms).
+        """
+        log = self.tables.logstore_standard_log
+        counted, login = counted_row(log), login_row(log)
+        return (
+            select(
+                log.c.userid,
+                log.c.timecreated,
+                func.coalesce(log.c.courseid, 0),
+                _flag(or_(*(log.c.action == a for a in LOGOUT_ACTIONS))),
+                _flag(counted),
+                _flag(login),
+            )
+            .where(
+                log.c.userid.in_(id_list(n)),
+                log.c.timecreated >= bindparam("low"),
+                log.c.timecreated < bindparam("high"),
+                or_(counted, login),
+            )
+            .order_by(log.c.userid, log.c.timecreated, log.c.id)
+        )
+
+    def _enrolment_starts(self, n: int) -> Select[Any]:
+        """Enabled enrolments' starts before ``high`` (block_use_stats' enrolment filter)."""
+        ue = self.tables.user_enrolments
+        return select(ue.c.userid, ue.c.timestart).where(
+            ue.c.userid.in_(id_list(n)), ue.c.status == 0, ue.c.timestart < bindparam("high")
+        )
+
+
+@lru_cache(maxsize=8)
+def statements(prefix: str) -> Statements:
+    return Statements(moodle_tables(prefix))

@@ -1,0 +1,302 @@
+"""How statements reach the Moodle database: built once, compiled once, run on the driver.
+
+A request's statements are few and always the same, so each is a :class:`Prepared`: a Core SELECT
+built once with named parameters and compiled once per dialect (and per IN-list size bucket) to
+the driver's SQL. On PostgreSQL and MariaDB it then runs straight on the driver connection (asyncpg
+with its prepared-statement cache, asyncmy), skipping SQLAlchemy's per-execution work, which was
+two thirds of a REST call's CPU (BENCHMARKS.md). SQLite (the demo) and the dynamic list statements
+go through SQLAlchemy.
+
+Every statement, whichever way it runs, passes the read guard first, and every failure leaves this
+module as one of two exceptions: :class:`DatabaseUnavailable` (the server cannot be reached: 503 on
+both doors) or :class:`DatabaseReadError` (the statement failed). This is the one place that
+decides whether the database is down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Executable, Select, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from definum_gql.moodle.engine import ReadOnlyViolation, refuse_writes
+
+log = logging.getLogger("definum_gql.db")
+
+#: Ids per IN list: keeps statements bounded on every database.
+CHUNK = 1000
+
+Row = Sequence[Any]
+#: Called with the SQL of every statement a reader sends (tests count and audit them).
+Listener = Callable[[str], None]
+#: Process-wide listeners (the test suite's read-only audit).
+GLOBAL_LISTENERS: list[Listener] = []
+
+
+class DatabaseUnavailable(Exception):
+    """The Moodle database cannot be reached (REST answers dml_connection_exception, HTTP 503)."""
+
+
+class DatabaseReadError(Exception):
+    """A statement failed on a reachable database (REST answers dmlreadexception)."""
+
+
+# MariaDB client and server codes that mean the connection is gone (CR_*, ER_CONNECTION_KILLED,
+# ER_SERVER_SHUTDOWN...).
+_MYSQL_GONE = {1040, 1053, 1077, 1152, 1154, 1156, 1158, 1159, 1160, 1161, 1927, 2002, 2003}
+_MYSQL_GONE |= {2006, 2013, 2014, 2045, 2055}
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database connection is unusable (rather than one statement bad)."""
+    if isinstance(exc, DatabaseUnavailable):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, InterfaceError):
+            return True
+        orig = exc.orig
+        if isinstance(exc, OperationalError) and orig is None:
+            return True
+        return orig is not None and is_connection_error(orig)
+    if isinstance(exc, (OSError, ConnectionError, TimeoutError)):
+        return True
+    module = type(exc).__module__
+    if module.startswith("asyncpg"):
+        import asyncpg
+
+        return isinstance(
+            exc,
+            (
+                asyncpg.exceptions.InterfaceError,
+                # The protocol's state is broken (seen after the server ended the session).
+                asyncpg.exceptions.InternalClientError,
+                asyncpg.exceptions.PostgresConnectionError,
+                asyncpg.exceptions.CannotConnectNowError,
+                asyncpg.exceptions.AdminShutdownError,
+                asyncpg.exceptions.CrashShutdownError,
+            ),
+        )
+    if module.startswith(("asyncmy", "pymysql", "aiomysql")):
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        name = type(exc).__name__
+        return name == "InterfaceError" or code in _MYSQL_GONE
+    return False
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def _bucket(n: int) -> int:
+    """IN lists are padded to a power of two, so a statement has a handful of compiled forms."""
+    size = 1
+    while size < n:
+        size *= 2
+    return size
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    order: tuple[str, ...]
+    defaults: Mapping[str, Any]
+
+
+@dataclass(eq=False)
+class Prepared:
+    """A SELECT built once: ``build(n)`` makes it for an IN list of ``n`` ids named ``id0..``.
+
+    ``listed`` is None for statements without an id list (``build`` then receives 0).
+    """
+
+    name: str
+    build: Callable[[int], Select[Any]]
+    listed: bool = False
+    _compiled: dict[tuple[str, int], _Compiled] = field(default_factory=dict, repr=False)
+
+    def compiled(self, dialect: Dialect, n: int) -> _Compiled:
+        key = (dialect.name, n)
+        found = self._compiled.get(key)
+        if found is None:
+            statement = self.build(n).compile(dialect=dialect)
+            if "POSTCOMPILE" in statement.string:
+                # An expanding IN would need SQLAlchemy at every execution: use id_list().
+                raise ValueError(f"{self.name}: IN lists must be written with id_list()")
+            defaults = {k: b.value for k, b in statement.binds.items()}
+            order = tuple(statement.positiontup or ())
+            found = self._compiled[key] = _Compiled(statement.string, order, defaults)
+        return found
+
+
+def id_params(ids: Sequence[int]) -> dict[str, int]:
+    """``id0..idN`` for a padded IN list (the padding repeats the last id)."""
+    size = _bucket(len(ids))
+    padded = list(ids) + [ids[-1]] * (size - len(ids))
+    return {f"id{i}": v for i, v in enumerate(padded)}
+
+
+def id_list(n: int) -> list[Any]:
+    """The bind parameters of an IN list of ``n`` ids, for ``Prepared.build``."""
+    from sqlalchemy import bindparam
+
+    return [bindparam(f"id{i}") for i in range(n)]
+
+
+class Database:
+    """The engine and what its readers share: the driver kind and statement listeners."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        self.backend = engine.dialect.name
+        #: Raw driver execution for the servers; SQLAlchemy for SQLite.
+        self.raw = self.backend in ("postgresql", "mysql")
+        self.listeners: list[Listener] = []
+        event.listen(engine.sync_engine, "before_cursor_execute", self._on_cursor_execute)
+
+    def _on_cursor_execute(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.notify(statement)
+
+    def notify(self, sql: str) -> None:
+        for listener in (*self.listeners, *GLOBAL_LISTENERS):
+            listener(sql)
+
+    def reader(self) -> Reader:
+        return Reader(self)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+class Reader:
+    """One request's use of the database: one pooled connection, taken at the first statement.
+
+    A connection found dead at a request's first statement is replaced once and the statement
+    sent again (reads are safe to repeat); this replaces a ping on every checkout.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.statements = 0
+        self._conn: AsyncConnection | None = None
+        self._driver: Any = None
+        self._used = False
+
+    async def __aenter__(self) -> Reader:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        conn, self._conn, self._driver = self._conn, None, None
+        if conn is not None:
+            try:
+                await conn.close()
+            except Exception as exc:  # a broken connection is dropped by the pool
+                log.debug("closing a connection failed: %s", first_line(exc))
+
+    async def connection(self) -> AsyncConnection:
+        """The SQLAlchemy connection, for dynamic statements (lists and filters)."""
+        if self._conn is None:
+            try:
+                self._conn = await self.database.engine.connect()
+                if self.database.raw:
+                    raw = await self._conn.get_raw_connection()
+                    self._driver = raw.driver_connection
+            except Exception as exc:
+                self._conn = None
+                raise DatabaseUnavailable(first_line(exc)) from exc
+        return self._conn
+
+    async def _discard(self) -> None:
+        conn, self._conn, self._driver = self._conn, None, None
+        if conn is not None:
+            try:
+                await conn.invalidate()
+            except Exception as exc:
+                log.debug("invalidating a connection failed: %s", first_line(exc))
+
+    def _notify(self, sql: str) -> None:
+        # Statements sent through SQLAlchemy meet the same guard and listeners in its events.
+        self.statements += 1
+        if self.database.raw:
+            refuse_writes(sql)
+            self.database.notify(sql)
+
+    async def rows(
+        self, prepared: Prepared, ids: Iterable[int] | None = None, **params: Any
+    ) -> list[Row]:
+        """All rows of ``prepared``; an id list longer than ``CHUNK`` is sent in chunks."""
+        if not prepared.listed:
+            return await self._run(prepared, 0, params)
+        wanted = list(dict.fromkeys(ids or ()))
+        found: list[Row] = []
+        for start in range(0, len(wanted), CHUNK):
+            batch = wanted[start : start + CHUNK]
+            found.extend(await self._run(prepared, len(batch), {**params, **id_params(batch)}))
+        return found
+
+    async def _run(self, prepared: Prepared, n: int, params: Mapping[str, Any]) -> list[Row]:
+        compiled = prepared.compiled(self.database.dialect, _bucket(n) if n else 0)
+        defaults = compiled.defaults
+        args = [params[k] if k in params else defaults[k] for k in compiled.order]
+        for attempt in (0, 1):
+            try:
+                return await self._send(compiled.sql, args)
+            except ReadOnlyViolation:
+                raise
+            except Exception as exc:
+                if not is_connection_error(exc):
+                    raise DatabaseReadError(first_line(exc)) from exc
+                first = not self._used
+                await self._discard()
+                if attempt == 0 and first:
+                    log.info("dead database connection replaced: %s", first_line(exc))
+                    continue
+                raise DatabaseUnavailable(first_line(exc)) from exc
+        raise AssertionError("unreachable")
+
+    async def _send(self, sql: str, args: list[Any]) -> list[Row]:
+        conn = await self.connection()
+        self._notify(sql)
+        backend = self.database.backend
+        if backend == "postgresql":
+            rows: list[Row] = await self._driver.fetch(sql, *args)
+        elif backend == "mysql":
+            async with self._driver.cursor() as cursor:
+                await cursor.execute(sql, tuple(args))
+                rows = list(await cursor.fetchall())
+        else:
+            rows = list((await conn.exec_driver_sql(sql, tuple(args))).all())
+        self._used = True
+        return rows
+
+    async def execute(self, statement: Executable) -> list[Row]:
+        """A dynamic statement through SQLAlchemy (lists, filters); errors mapped as for rows()."""
+        for attempt in (0, 1):
+            first = not self._used
+            conn = await self.connection()
+            try:
+                result = await conn.execute(statement)
+                rows: list[Row] = list(result.all()) if result.returns_rows else []
+            except ReadOnlyViolation:
+                raise
+            except Exception as exc:
+                if not is_connection_error(exc):
+                    raise DatabaseReadError(first_line(exc)) from exc
+                await self._discard()
+                if attempt == 0 and first:
+                    continue
+                raise DatabaseUnavailable(first_line(exc)) from exc
+            self.statements += 1
+            self._used = True
+            return rows
+        raise AssertionError("unreachable")
