@@ -264,7 +264,7 @@ async def test_an_unexpected_failure_is_a_moodle_error_not_a_500(
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr("definum_gql.rest.server.definum_stats", broken)
+    monkeypatch.setattr("definum_gql.rest.server.document_for", broken)
     response = await call(moodle, params("3"))
     assert response.status_code == 200
     assert response.content == json_error(
@@ -283,7 +283,7 @@ async def test_a_connection_lost_mid_query_is_503(
         # What the reader raises when the server goes away mid-request (test_moodle_engine).
         raise DatabaseUnavailable("server closed")
 
-    monkeypatch.setattr("definum_gql.rest.server.resolve_user", lost)
+    monkeypatch.setattr("definum_gql.rest.server.document_for", lost)
     response = await call(moodle, params("3", fmt="xml"))
     assert response.status_code == 503
     assert response.content == xml_error(

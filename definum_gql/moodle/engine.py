@@ -55,10 +55,10 @@ def create_reader_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             "server_settings": {
                 "default_transaction_read_only": "on",
                 "application_name": "definum-gql",
-                # asyncpg prepares every statement; after five runs PostgreSQL may switch to a
-                # generic plan that ignores the time range and user list (measured: 20 s instead
-                # of 1 s for 500 learners). Statistics queries want a plan for their values.
-                "plan_cache_mode": "force_custom_plan",
+                # plan_cache_mode stays "auto": the short statements of a request reuse a
+                # generic plan (planning the document statement took half its time); the ones
+                # over a time range and many learners are sent unnamed, so they are planned for
+                # their values (reader.py, Prepared.custom_plan).
                 # JIT compiles for ~50 ms before a statement that then runs in a few: a loss for
                 # short statistics statements (measured on the 5M-row demo log).
                 "jit": "off",

@@ -18,12 +18,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Executable, Select, event
+from sqlalchemy import ClauseElement, Executable, Select, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from definum_gql.moodle.engine import ReadOnlyViolation, refuse_writes
 
@@ -119,6 +120,9 @@ class Prepared:
     name: str
     build: Callable[[int], Select[Any]]
     listed: bool = False
+    #: PostgreSQL plans it for each call's values: a generic plan of a statement over a time
+    #: range and many learners took 20x longer (BENCHMARKS.md, "Plans").
+    custom_plan: bool = False
     _compiled: dict[tuple[str, int], _Compiled] = field(default_factory=dict, repr=False)
 
     def compiled(self, dialect: Dialect, n: int) -> _Compiled:
@@ -248,9 +252,14 @@ class Reader:
         compiled = prepared.compiled(self.database.dialect, _bucket(n) if n else 0)
         defaults = compiled.defaults
         args = [params[k] if k in params else defaults[k] for k in compiled.order]
+        return await self._run_compiled(compiled, args, prepared.custom_plan)
+
+    async def _run_compiled(
+        self, compiled: _Compiled, args: list[Any], custom_plan: bool
+    ) -> list[Row]:
         for attempt in (0, 1):
             try:
-                return await self._send(compiled.sql, args)
+                return await self._send(compiled.sql, args, custom_plan)
             except ReadOnlyViolation:
                 raise
             except Exception as exc:
@@ -264,12 +273,17 @@ class Reader:
                 raise DatabaseUnavailable(first_line(exc)) from exc
         raise AssertionError("unreachable")
 
-    async def _send(self, sql: str, args: list[Any]) -> list[Row]:
+    async def _send(self, sql: str, args: list[Any], custom_plan: bool = False) -> list[Row]:
         conn = await self.connection()
         self._notify(sql)
         backend = self.database.backend
         if backend == "postgresql":
-            rows: list[Row] = await self._driver.fetch(sql, *args)
+            if custom_plan:
+                # The unnamed statement is planned for these values (never a generic plan).
+                unnamed = await self._driver.prepare(sql, name="")
+                rows: list[Row] = await unnamed.fetch(*args)
+            else:
+                rows = await self._driver.fetch(sql, *args)
         elif backend == "mysql":
             async with self._driver.cursor() as cursor:
                 await cursor.execute(sql, tuple(args))
@@ -280,7 +294,24 @@ class Reader:
         return rows
 
     async def execute(self, statement: Executable) -> list[Row]:
-        """A dynamic statement through SQLAlchemy (lists, filters); errors mapped as for rows()."""
+        """A statement built for this call (lists, filters); errors mapped as for rows().
+
+        On the servers it is compiled here and sent on the driver with a plan for its values;
+        SQLite runs it through SQLAlchemy.
+        """
+        if self.database.raw:
+            assert isinstance(statement, ClauseElement)
+            compiled = cast(
+                SQLCompiler,
+                statement.compile(
+                    dialect=self.database.dialect, compile_kwargs={"render_postcompile": True}
+                ),
+            )
+            values = compiled.construct_params() or {}
+            order = tuple(compiled.positiontup or ())
+            args = [values[k] for k in order]
+            prepared = _Compiled(compiled.string, order, values)
+            return await self._run_compiled(prepared, args, custom_plan=True)
         for attempt in (0, 1):
             first = not self._used
             conn = await self.connection()

@@ -142,6 +142,8 @@ class Moodle:
     cache: MonthCache | None = None
     _site: SiteConfig | None = None
     _site_read_at: float = 0.0
+    _use_stats_of: SiteConfig | None = None
+    _use_stats_params: UseStatsParams | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
@@ -199,9 +201,16 @@ class Moodle:
             tz=self.timezone(site),
             display_tz=self.timezone(site, timezone),
             lang=self.lang(site, lang),
-            use_stats=use_stats_params(site, self.settings),
+            use_stats=self._use_stats(site),
             cache=self.cache,
         )
+
+    def _use_stats(self, site: SiteConfig) -> UseStatsParams:
+        # Read once per configuration read, not per request.
+        if self._use_stats_of is not site:
+            self._use_stats_of, self._use_stats_params = site, use_stats_params(site, self.settings)
+        assert self._use_stats_params is not None
+        return self._use_stats_params
 
     async def site(self, reader: Reader | None = None) -> SiteConfig:
         """The site configuration, re-read at most every ``site_cache_seconds``."""

@@ -43,9 +43,9 @@ from definum_gql.rest.request import (
     parse_urlencoded,
     split_call,
 )
-from definum_gql.stats.document import definum_stats
+from definum_gql.stats.document import document_for
 from definum_gql.stats.errors import MultipleUsersFound, UnsupportedUserField, UserNotFound
-from definum_gql.stats.identity import USER_ID_FIELDS, resolve_user
+from definum_gql.stats.identity import USER_ID_FIELDS
 
 log = logging.getLogger("definum_gql.rest")
 
@@ -173,14 +173,11 @@ class RestServer:
 
     async def _answer(self, ctx: RequestContext, call: RestCall, field: str, value: str) -> bytes:
         try:
-            user = await resolve_user(ctx, field, value)
+            document = await document_for(ctx, field, value)
         except UnsupportedUserField:
             raise invalid_parameter("Non supported user field") from None
         except UserNotFound:
             raise invalid_user(field, value) from None
         except MultipleUsersFound:
             raise multiple_users(field, value) from None
-        documents = await definum_stats(ctx, [user.id], users={user.id: user})
-        if user.id not in documents:
-            raise invalid_user("id", str(user.id))
-        return render_stats(documents[user.id], call.fmt)
+        return render_stats(document, call.fmt)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from definum_gql.moodle.site import RequestContext
 
@@ -42,40 +43,44 @@ async def load_badges(ctx: RequestContext, user_ids: Sequence[int]) -> dict[int,
     )
     result: dict[int, list[IssuedBadge]] = {i: [] for i in user_ids}
     for r in await ctx.reader.rows(statement, user_ids):
-        (
-            userid,
-            dateissued,
-            dateexpire,
-            badge_id,
-            name,
-            description,
-            issuername,
-            issuerurl,
-            issuercontact,
-            courseid,
-            expiredate,
-            expireperiod,
-            status,
-        ) = r
-        badge = BadgeRow(
-            id=int(badge_id),
-            name=name,
-            description=description or "",
-            issuername=issuername or "",
-            issuerurl=issuerurl or "",
-            issuercontact=issuercontact or "",
-            courseid=int(courseid) if courseid is not None else None,
-            expiredate=int(expiredate) if expiredate is not None else None,
-            expireperiod=int(expireperiod) if expireperiod is not None else None,
-            status=int(status),
-        )
-        expires = int(dateexpire) if dateexpire else None
-        result[int(userid)].append(
-            IssuedBadge(
-                badge=badge,
-                dateissued=int(dateissued),
-                dateexpire=expires,
-                expired=expires is not None and expires < ctx.now,
-            )
-        )
+        result[int(r[0])].append(issued_badge(r, ctx.now))
     return result
+
+
+def issued_badge(r: Sequence[Any], now: int) -> IssuedBadge:
+    """A row of the badge statements (queries.py)."""
+    (
+        _userid,
+        dateissued,
+        dateexpire,
+        badge_id,
+        name,
+        description,
+        issuername,
+        issuerurl,
+        issuercontact,
+        courseid,
+        expiredate,
+        expireperiod,
+        status,
+        _issued_id,
+    ) = r
+    badge = BadgeRow(
+        id=int(badge_id),
+        name=name,
+        description=description or "",
+        issuername=issuername or "",
+        issuerurl=issuerurl or "",
+        issuercontact=issuercontact or "",
+        courseid=int(courseid) if courseid is not None else None,
+        expiredate=int(expiredate) if expiredate is not None else None,
+        expireperiod=int(expireperiod) if expireperiod is not None else None,
+        status=int(status),
+    )
+    expires = int(dateexpire) if dateexpire else None
+    return IssuedBadge(
+        badge=badge,
+        dateissued=int(dateissued),
+        dateexpire=expires,
+        expired=expires is not None and expires < now,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 
@@ -138,52 +139,54 @@ async def load_enrolments(
     result: dict[int, list[EnrolmentRow]] = {i: [] for i in user_ids}
     guest_id = ctx.site.guest_id
     for r in await ctx.reader.rows(statement, user_ids, rounded=rounded):
-        (
-            ue_id,
-            user_id,
-            ue_status,
-            enrolid,
-            timestart,
-            timeend,
-            timecreated,
-            courseid,
-            method,
-            e_status,
-            timeenrolled,
-            timestarted,
-            timecompleted,
-            cc_id,
-            enablecompletion,
-        ) = r
-        user_id = int(user_id)
-        if user_id == guest_id:
-            continue
-        status = _status(int(ue_status), int(e_status), int(timestart), int(timeend), rounded)
-        completion = None
-        if cc_id is not None:
-            completion = CompletionRow(
-                timeenrolled=int(timeenrolled or 0),
-                timestarted=int(timestarted or 0),
-                timecompleted=int(timecompleted) if timecompleted else None,
-                completed=bool(timecompleted and timecompleted > 0),
-            )
-        result[user_id].append(
-            EnrolmentRow(
-                id=int(ue_id),
-                userid=user_id,
-                courseid=int(courseid),
-                enrolid=int(enrolid),
-                method=method,
-                status=status,
-                timestart=int(timestart),
-                timeend=int(timeend),
-                timecreated=int(timecreated or 0),
-                active=status is EnrolmentStatus.ACTIVE,
-                completion_enabled=bool(enablecompletion),
-                completion=completion,
-            )
-        )
+        row = enrolment_row(r, rounded)
+        if row.userid != guest_id:
+            result[row.userid].append(row)
     return result
+
+
+def enrolment_row(r: Sequence[Any], rounded: int) -> EnrolmentRow:
+    """A row of the enrolment statements (queries.py), ``rounded`` being Moodle's now."""
+    (
+        ue_id,
+        user_id,
+        ue_status,
+        enrolid,
+        timestart,
+        timeend,
+        timecreated,
+        courseid,
+        method,
+        e_status,
+        timeenrolled,
+        timestarted,
+        timecompleted,
+        cc_id,
+        enablecompletion,
+    ) = r
+    status = _status(int(ue_status), int(e_status), int(timestart), int(timeend), rounded)
+    completion = None
+    if cc_id is not None:
+        completion = CompletionRow(
+            timeenrolled=int(timeenrolled or 0),
+            timestarted=int(timestarted or 0),
+            timecompleted=int(timecompleted) if timecompleted else None,
+            completed=bool(timecompleted and timecompleted > 0),
+        )
+    return EnrolmentRow(
+        id=int(ue_id),
+        userid=int(user_id),
+        courseid=int(courseid),
+        enrolid=int(enrolid),
+        method=method,
+        status=status,
+        timestart=int(timestart),
+        timeend=int(timeend),
+        timecreated=int(timecreated or 0),
+        active=status is EnrolmentStatus.ACTIVE,
+        completion_enabled=bool(enablecompletion),
+        completion=completion,
+    )
 
 
 def counts_of(rows: Iterable[EnrolmentRow], completions_all_time: int = 0) -> CourseCounts:

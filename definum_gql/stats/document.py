@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from definum_gql.moodle.queries import LOOKUP_FIELDS, USER_COLUMNS, moodle_now
 from definum_gql.moodle.site import RequestContext
 from definum_gql.stats.activity import LearnerMonth, learner_months
-from definum_gql.stats.badges import IssuedBadge, load_badges
-from definum_gql.stats.courses import EnrolmentRow, counts_of, load_enrolments
+from definum_gql.stats.badges import IssuedBadge, issued_badge, load_badges
+from definum_gql.stats.courses import EnrolmentRow, counts_of, enrolment_row, load_enrolments
+from definum_gql.stats.errors import UserNotFound
+from definum_gql.stats.identity import lookup, resolve_user, the_one
 from definum_gql.stats.months import Month
 from definum_gql.stats.strings import format_datetime, format_duration, format_login
-from definum_gql.stats.timespent import Algorithm, TimeSpent
-from definum_gql.stats.users import UserRow, load_users
+from definum_gql.stats.timespent import Algorithm, TimeSpent, fold_trails, log_span
+from definum_gql.stats.users import UserRow, load_users, user_row
 
 
 @dataclass(frozen=True)
@@ -112,3 +117,66 @@ async def definum_stats(
         uid: build_document(ctx, users[uid], enrolments[uid], badges[uid], months[(uid, month)])
         for uid in ids
     }
+
+
+async def document_for(ctx: RequestContext, field: str, value: str) -> DefinumStats:
+    """The document of the learner ``field`` = ``value`` names, for the current month.
+
+    On the servers, one statement brings the user and, as JSON, every row the document needs
+    (queries.Statements._document); the rows are the batch statements' rows, so the same code
+    turns them into the document. SQLite (the demo) and the OIDC fields take the batch path.
+
+    Raises:
+        UserNotFound, MultipleUsersFound, UnsupportedUserField: as :func:`resolve_user`.
+    """
+    if field not in LOOKUP_FIELDS or not ctx.reader.database.raw:
+        user = await resolve_user(ctx, field, value)
+        return (await definum_stats(ctx, [user.id], users={user.id: user}))[user.id]
+    wanted = lookup(ctx, field, value)
+    if wanted is None:
+        raise UserNotFound(f"no user with {field} {value!r}")
+    month = Month.containing(ctx.now, ctx.tz)
+    ranges = [month.bounds(ctx.tz)]
+    low, high = log_span(ranges, ctx.now) or (0, 0)
+    rows = await ctx.reader.rows(
+        ctx.statements.document_by[field],
+        **wanted.params,
+        rounded=moodle_now(ctx.now),
+        coursebadges=int(ctx.site.flag("badges_allowcoursebadges")),
+        low=low,
+        high=high,
+    )
+    found = [(user, r) for user, r in ((user_row(r), r) for r in rows) if wanted.matches(user)]
+    user, row = the_one(field, value, found)
+    width = USER_COLUMNS
+    enrolments_json, badges_json, log_json, starts_json = row[width : width + 4]
+    rounded = moodle_now(ctx.now)
+    enrolments = sorted(
+        (enrolment_row(r, rounded) for r in _json(enrolments_json)),
+        key=lambda e: (e.courseid, e.id),
+    )
+    if user.id == ctx.site.guest_id:
+        enrolments = []
+    badges = [
+        issued_badge(r, ctx.now)
+        for r in sorted(_json(badges_json), key=lambda b: (b[1], b[13]), reverse=True)
+    ]
+    trail = fold_trails(
+        [user.id],
+        ranges,
+        sorted(_json(log_json), key=lambda r: (r[1], r[6])),
+        _json(starts_json),
+        (Algorithm.USE_STATS,),
+        params=ctx.use_stats,
+        tz=ctx.tz,
+        now=ctx.now,
+    )[user.id][0]
+    return build_document(ctx, user, enrolments, badges, LearnerMonth(trail.logins, trail.spent))
+
+
+def _json(value: str | list[list[Any]] | None) -> list[list[Any]]:
+    """A JSON array of rows as the database wrote it (NULL when there were none); SQLAlchemy's
+    asyncpg set-up decodes ``json`` columns already."""
+    if isinstance(value, list):
+        return value
+    return json.loads(value) if value else []

@@ -6,6 +6,10 @@ the same on every database whatever its collation (on MariaDB ``'BOB' = 'bob '``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
 from sqlalchemy import select
 
 from definum_gql.moodle.queries import user_columns
@@ -21,6 +25,58 @@ from definum_gql.stats.users import UserRow, user_row
 USER_ID_FIELDS = ("id", "username", "idnumber", "email", "oidcuniqueid", "oidcusername")
 _PHP_TRIM = " \t\n\r\0\x0b"
 _MAX_ID = 2**63 - 1
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A learner lookup by one of the four user fields: what the database is asked
+    (``params`` for ``statements.user_by[field]`` or ``document_by[field]``) and the exact rule
+    applied to what it returns."""
+
+    field: str
+    params: dict[str, Any]
+    wanted: str
+
+    def matches(self, user: UserRow) -> bool:
+        if self.field == "id":
+            return True
+        if self.field == "username":
+            return user.username == self.wanted
+        if self.field == "email":
+            return user.email.lower() == self.wanted
+        return user.idnumber == self.wanted
+
+
+def lookup(ctx: RequestContext, field: str, value: str) -> Lookup | None:
+    """The lookup of ``value`` by a user field; None when the value can match nobody.
+
+    id: digits after PHP's trim; username: trimmed, lowercased, on this site's mnet host;
+    email: trimmed, case-insensitive; idnumber: exact, untrimmed. Empty never matches.
+    """
+    if field == "id":
+        wanted = value.strip(_PHP_TRIM)
+        if not (wanted.isascii() and wanted.isdigit()) or int(wanted) > _MAX_ID:
+            return None
+        return Lookup(field, {"v": int(wanted)}, wanted)
+    if field == "username":
+        wanted = value.strip(_PHP_TRIM).lower()
+        return Lookup(field, {"v": wanted, "mnet": ctx.site.mnet_localhost_id}, wanted)
+    if field == "email":
+        wanted = value.strip(_PHP_TRIM).lower()
+        return Lookup(field, {"v": wanted}, wanted) if wanted else None
+    if field == "idnumber":
+        return Lookup(field, {"v": value}, value) if value else None
+    raise UnsupportedUserField(f"Non supported user field: {field}")
+
+
+def the_one(field: str, value: str, found: Sequence[T]) -> T:
+    """The one match of a lookup, or the contract's error."""
+    if not found:
+        raise UserNotFound(f"no user with {field} {value!r}")
+    if len(found) > 1:
+        raise MultipleUsersFound(f"{len(found)} users have {field} {value!r}")
+    return found[0]
 
 
 async def resolve_user(ctx: RequestContext, field: str, value: str) -> UserRow:
@@ -28,38 +84,13 @@ async def resolve_user(ctx: RequestContext, field: str, value: str) -> UserRow:
     if field not in USER_ID_FIELDS:
         raise UnsupportedUserField(f"Non supported user field: {field}")
     if field.startswith("oidc"):
-        rows = await _oidc_candidates(ctx, field, value)
-    else:
-        rows = await _user_candidates(ctx, field, value)
-    if not rows:
-        raise UserNotFound(f"no user with {field} {value!r}")
-    if len(rows) > 1:
-        raise MultipleUsersFound(f"{len(rows)} users have {field} {value!r}")
-    return rows[0]
-
-
-async def _user_candidates(ctx: RequestContext, field: str, value: str) -> list[UserRow]:
-    st, reader = ctx.statements, ctx.reader
-    if field == "id":
-        wanted = value.strip(_PHP_TRIM)
-        if not (wanted.isascii() and wanted.isdigit()) or int(wanted) > _MAX_ID:
-            return []
-        return [user_row(r) for r in await reader.rows(st.user_by_id, v=int(wanted))]
-    if field == "username":
-        wanted = value.strip(_PHP_TRIM).lower()
-        rows = await reader.rows(st.user_by_username, v=wanted, mnet=ctx.site.mnet_localhost_id)
-        return [u for u in map(user_row, rows) if u.username == wanted]
-    if field == "email":
-        wanted = value.strip(_PHP_TRIM).lower()
-        if not wanted:
-            return []
-        rows = await reader.rows(st.user_by_email, v=wanted)
-        return [u for u in map(user_row, rows) if u.email.lower() == wanted]
-    # idnumber: exact, untrimmed.
-    if not value:
-        return []
-    rows = await reader.rows(st.user_by_idnumber, v=value)
-    return [u for u in map(user_row, rows) if u.idnumber == value]
+        return the_one(field, value, await _oidc_candidates(ctx, field, value))
+    wanted = lookup(ctx, field, value)
+    found: list[UserRow] = []
+    if wanted is not None:
+        rows = await ctx.reader.rows(ctx.statements.user_by[field], **wanted.params)
+        found = [u for u in map(user_row, rows) if wanted.matches(u)]
+    return the_one(field, value, found)
 
 
 async def _oidc_candidates(ctx: RequestContext, field: str, value: str) -> list[UserRow]:
