@@ -1,0 +1,64 @@
+"""The month cache in the request path: closed months are computed once, the current one again."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from definum_gql.moodle.site import Moodle
+from definum_gql.stats.activity import monthly_activity
+from definum_gql.stats.months import Month
+from tests import databases
+from tests.builders import NOW, Site
+from tests.graphql_support import StatementCounter
+
+# NOW is 2026-11-25 (Paris): October is closed, November is the current month.
+OCTOBER, NOVEMBER = Month(2026, 10), Month(2026, 11)
+OCT_DAY = 1792836000  # 2026-10-23T12:00:00+02:00
+NOV_DAY = NOW - 3 * 86400
+
+
+@pytest.fixture
+async def cached(database: databases.TestDatabase) -> AsyncIterator[Moodle]:
+    """Closed months cached in the process; the current month never (TTL 0)."""
+    settings = databases.settings_for(
+        database.url, month_cache_entries=1000, current_month_cache_seconds=0
+    )
+    moodle = Moodle.from_settings(settings, clock=lambda: float(NOW))
+    yield moodle
+    await moodle.dispose()
+
+
+async def test_closed_months_are_read_once_and_the_current_month_each_time(
+    site: Site, cached: Moodle
+) -> None:
+    learner = await site.user()
+    await site.login(learner, OCT_DAY)
+    await site.log(learner, OCT_DAY + 120)  # October: 120 + 900 (last row credit)
+    await site.login(learner, NOV_DAY)  # November: the login row alone, 900
+    assert cached.cache is not None
+    answers = []
+    reads = []
+    for _ in range(2):
+        with StatementCounter(cached) as counter:
+            async with cached.request() as ctx:
+                answers.append(await monthly_activity(ctx, [learner], [OCTOBER, NOVEMBER]))
+        reads.append(counter.reading("mdl_logstore_standard_log"))
+    first, second = answers
+    assert first == second
+    october, november = first[learner]
+    assert (october.time_spent, october.logins) == (1020, 1)
+    assert (november.time_spent, november.logins) == (900, 1)
+    # Both requests read the log once; the second only for November, October came from the
+    # cache: 2 misses then 1 hit and 1 miss.
+    assert [len(r) for r in reads] == [1, 1]
+    assert (cached.cache.stats.hits, cached.cache.stats.misses) == (1, 3)
+    # A change in the closed month is not seen (closed months never change), one in the
+    # current month is.
+    await site.log(learner, OCT_DAY + 240)
+    await site.log(learner, NOV_DAY + 60)
+    async with cached.request() as ctx:
+        third = await monthly_activity(ctx, [learner], [OCTOBER, NOVEMBER])
+    assert third[learner][0].time_spent == 1020
+    assert third[learner][1].time_spent == 60 + 900
