@@ -15,7 +15,7 @@ from tests.graphql_support import StatementCounter
 
 # NOW is 2026-11-25 (Paris): October is closed, November is the current month.
 OCTOBER, NOVEMBER = Month(2026, 10), Month(2026, 11)
-OCT_DAY = 1792836000  # 2026-10-23T12:00:00+02:00
+OCT_DAY = 1792836000  # 2026-10-24T12:00:00+02:00
 NOV_DAY = NOW - 3 * 86400
 
 
