@@ -1,82 +1,220 @@
-"""Issue 3 benchmark: the definum_get_stats document for one user and for 500 users, in-process.
+"""Batch statistics on the 10,000-learner demo: 500 documents, and every learner's month.
 
-Usage: python bench/bench_stats.py [URL ...]   (default: the definum_bench demo on PostgreSQL and
-MariaDB, built by bench/demo_build.py with now = 2026-11-25T17:42:03Z). Prints medians, p90 and the
-number of SQL statements each call issues. Not a test: these machines are shared and noisy.
+    python bench/bench_stats.py [URL ...] [--month 2026-10] [--runs 3] [--parts docs,month,pages]
+
+Default URLs: ``definum_bench`` (bench/demo_build.py, clock frozen at 2026-11-25T17:42:03Z) on
+PostgreSQL and MariaDB. In-process, each contender timed in the same run, medians of ``--runs``:
+
+* docs: ``definum_stats`` for 500 random learners (current month), and the same 500 through
+  GraphQL in one request (``users(first: 500)`` from a random cursor, ``definumStats``);
+* month: every learner's time spent for one month, ``folded_trails`` (rows read once, folded in
+  Python, logins and use_stats) and ``sql_window_use_stats`` (LEAD()/SUM() in the database),
+  against a ``count(*)`` of the same rows; counted rows per second;
+* pages: the same month through GraphQL, paging ``users(first: 500)`` asking
+  ``activity(month) { timeSpent }``, against the batch figure.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import base64
+import os
+import platform
 import random
 import statistics
-import sys
 import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, func, select
+import httpx
+from sqlalchemy import func, select
 
+from definum_gql.app import create_app
 from definum_gql.config import Settings
+from definum_gql.moodle.queries import counted_row
 from definum_gql.moodle.site import Moodle
 from definum_gql.stats.document import definum_stats
+from definum_gql.stats.months import Month
+from definum_gql.stats.timespent import folded_trails, sql_window_use_stats
 
 NOW = 1795628523
-DEFAULT_URLS = [
+URLS = [
     "postgresql+asyncpg://postgres@127.0.0.1:5432/definum_bench",
     "mysql+asyncmy://root@127.0.0.1:3306/definum_bench",
 ]
+DOC_FIELDS = "courses finishedCoursesRatio numBadges timeSpentInMonth loginsInMonth"
 
 
-async def bench(url: str, rounds_one: int = 200, rounds_batch: int = 15) -> None:
-    moodle = Moodle.from_settings(Settings(database_url=url), clock=lambda: float(NOW))
-    statements = 0
+def settings(url: str) -> Settings:
+    # Cold: no month cache; the site and token caches are on as when served.
+    return Settings(database_url=url, month_cache_entries=0, current_month_cache_seconds=0)
 
-    def count(*args: Any) -> None:
-        nonlocal statements
-        statements += 1
 
-    event.listen(moodle.engine.sync_engine, "before_cursor_execute", count)
-    u = moodle.tables.user
-    async with moodle.connect() as conn:
-        ids = list((await conn.execute(select(u.c.id).where(u.c.deleted == 0))).scalars())
-        logs = (
-            await conn.execute(
-                select(func.count()).select_from(moodle.tables.logstore_standard_log)
+async def timed(run: Callable[[], Awaitable[Any]], runs: int) -> tuple[list[float], Any]:
+    times, answer = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        answer = await run()
+        times.append(time.perf_counter() - started)
+    return times, answer
+
+
+def row(name: str, times: list[float], extra: str = "") -> str:
+    return (
+        f"| {name} | {statistics.median(times) * 1000:,.0f} ms | {min(times) * 1000:,.0f} ms "
+        f"| {extra} |"
+    )
+
+
+async def bench(url: str, month: Month, runs: int, parts: set[str]) -> list[str]:
+    moodle = Moodle.from_settings(settings(url), clock=lambda: float(NOW))
+    statements: list[str] = []
+    moodle.db.listeners.append(statements.append)
+    t = moodle.tables
+    async with moodle.request() as ctx:
+        users = [
+            int(r[0]) for r in await ctx.reader.execute(select(t.user.c.id).order_by(t.user.c.id))
+        ]
+        token = (
+            await ctx.reader.execute(
+                select(t.external_tokens.c.token).where(t.external_tokens.c.userid == 2).limit(1)
             )
-        ).scalar_one()
-        await moodle.site(conn)
-    rng = random.Random(7)
-    print(f"\n{moodle.engine.dialect.name}: {len(ids)} users, {logs} log rows")
+        )[0][0]
+        tz = ctx.tz
+    backend = moodle.db.backend
+    lines = [f"### {backend}: {len(users):,} users", ""]
+    rng = random.Random(11)
+    app = create_app(moodle.settings, moodle)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1))
+    http = httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600)
+    headers = {"Authorization": f"Bearer {token}"}
 
-    async def one_round(batch: list[int]) -> tuple[float, int]:
-        nonlocal statements
-        statements = 0
-        start = time.perf_counter()
-        async with moodle.connect() as conn:
-            await definum_stats(moodle, conn, batch)
-        return (time.perf_counter() - start) * 1000, statements
+    async def graphql(query: str) -> dict[str, Any]:
+        response = await http.post("/graphql", json={"query": query}, headers=headers)
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body
+        return body["data"]
 
-    for label, size, rounds in (("one user", 1, rounds_one), ("500 users", 500, rounds_batch)):
-        for _ in range(3):  # warm the pool and caches
-            await one_round(rng.sample(ids, size))
-        times, counts = [], set()
-        for _ in range(rounds):
-            ms, n = await one_round(rng.sample(ids, size))
-            times.append(ms)
-            counts.add(n)
-        times.sort()
-        print(
-            f"  {label:>9}: median {statistics.median(times):7.2f} ms, "
-            f"p90 {times[int(len(times) * 0.9) - 1]:7.2f} ms, min {times[0]:7.2f} ms "
-            f"over {rounds} rounds; SQL statements per call: {sorted(counts)}"
-        )
+    if "docs" in parts:
+        lines += ["| 500 learners' documents | median | min | statements |", "|---|---|---|---|"]
+
+        async def stats() -> int:
+            async with moodle.request() as ctx:
+                return len(await definum_stats(ctx, rng.sample(users, 500)))
+
+        async def page() -> int:
+            start = rng.choice(users[: len(users) - 600])
+            cursor = base64.urlsafe_b64encode(f"user:{start}".encode()).decode()
+            data = await graphql(
+                f'{{ users(first: 500, after: "{cursor}") '
+                f"{{ edges {{ node {{ definumStats {{ {DOC_FIELDS} }} }} }} }} }}"
+            )
+            return len(data["users"]["edges"])
+
+        for name, run in (("definum_stats(500 ids)", stats), ("GraphQL users(first: 500)", page)):
+            await run()  # warm
+            statements.clear()
+            times, answer = await timed(run, runs)
+            assert answer == 500, answer
+            lines.append(row(name, times, f"{len(statements) // runs}"))
+        lines.append("")
+
+    if "month" in parts or "pages" in parts:
+        start, end = month.bounds(tz)
+        end = min(end, NOW + 1)
+        log = t.logstore_standard_log
+        async with moodle.request() as ctx:
+            counted = int(
+                (
+                    await ctx.reader.execute(
+                        select(func.count()).where(
+                            log.c.timecreated >= start, log.c.timecreated < end, counted_row(log)
+                        )
+                    )
+                )[0][0]
+            )
+
+        async def count() -> int:
+            async with moodle.request() as ctx:
+                query = select(func.count()).where(
+                    log.c.timecreated >= start, log.c.timecreated < end, counted_row(log)
+                )
+                return int((await ctx.reader.execute(query))[0][0])
+
+        async def folded() -> int:
+            async with moodle.request() as ctx:
+                trails = await folded_trails(ctx, users, [(start, end)])
+            return sum(sum(s.total for s in tr[0].spent.values()) for tr in trails.values())
+
+        async def window() -> int:
+            async with moodle.request() as ctx:
+                spent = await sql_window_use_stats(ctx, users, [(start, end)])
+            return sum(s[0].total for s in spent.values())
+
+        async def pages() -> int:
+            total, after = 0, ""
+            while True:
+                data = await graphql(
+                    f"{{ users(first: 500{after}) {{ pageInfo {{ hasNextPage endCursor }} "
+                    f'edges {{ node {{ activity(month: "{month}") {{ timeSpent }} }} }} }} }}'
+                )
+                total += sum(e["node"]["activity"]["timeSpent"] for e in data["users"]["edges"])
+                info = data["users"]["pageInfo"]
+                if not info["hasNextPage"]:
+                    return total
+                after = f', after: "{info["endCursor"]}"'
+
+        contenders: dict[str, Callable[[], Awaitable[int]]] = {"count(*) of the same rows": count}
+        if "month" in parts:
+            contenders["folded_trails (read once, Python fold)"] = folded
+            contenders["sql_window_use_stats (LEAD/SUM in the database)"] = window
+        if "pages" in parts:
+            contenders["GraphQL, users(first: 500) pages, activity { timeSpent }"] = pages
+        timings: dict[str, list[float]] = {name: [] for name in contenders}
+        answers: dict[str, int] = {}
+        for _ in range(runs):
+            for name, run in contenders.items():
+                started = time.perf_counter()
+                answers[name] = await run()
+                timings[name].append(time.perf_counter() - started)
+        totals = {v for k, v in answers.items() if not k.startswith("count")}
+        assert len(totals) <= 1, answers
+        baseline = statistics.median(timings["count(*) of the same rows"])
+        lines += [
+            f"{month}: {counted:,} counted log rows",
+            "",
+            "| every learner's month | median | min | counted rows/s | × count(*) |",
+            "|---|---|---|---|---|",
+        ]
+        for name, values in timings.items():
+            median = statistics.median(values)
+            lines.append(
+                row(name, values, f"{counted / median / 1e6:.2f} M | {median / baseline:.1f}")
+            )
+        lines.append("")
+    await http.aclose()
     await moodle.dispose()
+    return lines
 
 
-async def main(urls: list[str]) -> None:
-    for url in urls:
-        await bench(url)
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("urls", nargs="*", default=URLS)
+    parser.add_argument("--month", default="2026-10")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--parts", default="docs,month,pages")
+    args = parser.parse_args()
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"{args.runs} runs, load {load}"
+    )
+    for url in args.urls:
+        lines = await bench(url, Month.parse(args.month), args.runs, set(args.parts.split(",")))
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1:] or DEFAULT_URLS))
+    asyncio.run(main())
