@@ -37,6 +37,13 @@ async def test_database_session_itself_is_read_only(site: Site, moodle: Moodle) 
             await _raw_execute(driver, backend, statement)
         assert "read" in str(caught.value).lower() or "only" in str(caught.value).lower()
         await conn.rollback()
+    if moodle.db.raw:
+        # The driver's own pool (the request path) opens its sessions read-only too.
+        async with moodle.request() as ctx:
+            driver = await ctx.reader.driver()
+            with pytest.raises(Exception) as caught:
+                await _raw_execute(driver, moodle.engine.dialect.name, statement)
+            assert "read" in str(caught.value).lower() or "only" in str(caught.value).lower()
     assert await site.count(site.t.config) == before
 
 

@@ -36,6 +36,21 @@ def _refuse_writes(
     refuse_writes(statement)
 
 
+#: Every PostgreSQL session, through SQLAlchemy or the driver's pool (reader.py).
+PG_SESSION = {
+    "default_transaction_read_only": "on",
+    "application_name": "definum-gql",
+    # plan_cache_mode stays "auto": the short statements of a request reuse a generic plan
+    # (planning the document statement took half its time); the ones over a time range and many
+    # learners are sent unnamed, so they are planned for their values (Prepared.custom_plan).
+    # JIT compiles for ~50 ms before a statement that then runs in a few: a loss for short
+    # statistics statements (measured on the 5M-row demo log).
+    "jit": "off",
+}
+#: Every MariaDB/MySQL session starts with this.
+MYSQL_SESSION = "SET SESSION TRANSACTION READ ONLY"
+
+
 def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
@@ -51,19 +66,7 @@ def create_reader_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = {}
     if backend == "postgresql":
-        kwargs["connect_args"] = {
-            "server_settings": {
-                "default_transaction_read_only": "on",
-                "application_name": "definum-gql",
-                # plan_cache_mode stays "auto": the short statements of a request reuse a
-                # generic plan (planning the document statement took half its time); the ones
-                # over a time range and many learners are sent unnamed, so they are planned for
-                # their values (reader.py, Prepared.custom_plan).
-                # JIT compiles for ~50 ms before a statement that then runs in a few: a loss for
-                # short statistics statements (measured on the 5M-row demo log).
-                "jit": "off",
-            }
-        }
+        kwargs["connect_args"] = {"server_settings": dict(PG_SESSION)}
     elif backend == "mysql" and "charset" not in parsed.query:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     if backend != "sqlite":
@@ -87,7 +90,7 @@ def create_reader_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             dbapi_connection.create_function("lower", 1, _lower)
         elif backend == "mysql":
             cursor = dbapi_connection.cursor()
-            cursor.execute("SET SESSION TRANSACTION READ ONLY")
+            cursor.execute(MYSQL_SESSION)
             cursor.close()
 
     event.listen(sync, "before_cursor_execute", _refuse_writes)

@@ -15,6 +15,7 @@ decides whether the database is down.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -153,15 +154,98 @@ def id_list(n: int) -> list[Any]:
     return [bindparam(f"id{i}") for i in range(n)]
 
 
-class Database:
-    """The engine and what its readers share: the driver kind and statement listeners."""
+class DriverPool:
+    """The drivers' own pools (asyncpg, asyncmy), for the statements sent on the driver.
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    Checking a connection out of SQLAlchemy's pool cost 0.1-0.27 ms of CPU a request (three
+    greenlet switches); the driver's pool costs 0.001 (asyncmy) to 0.07 ms (asyncpg). Sessions
+    are set up as the engine's are (read-only, autocommit), from the engine's own URL.
+    """
+
+    #: Waiting for a free connection longer than this is an outage (SQLAlchemy's default).
+    TIMEOUT = 30.0
+
+    def __init__(self, engine: AsyncEngine, size: int) -> None:
+        self.engine = engine
+        self.driver = engine.dialect.driver
+        self.size = size
+        self._pool: Any = None
+        self._lock = asyncio.Lock()
+
+    async def _create(self) -> Any:
+        _, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+        if self.driver == "asyncpg":
+            import asyncpg
+
+            from definum_gql.moodle.engine import PG_SESSION
+
+            return await asyncpg.create_pool(
+                **kwargs,
+                min_size=0,
+                max_size=self.size,
+                server_settings=dict(PG_SESSION),
+                max_inactive_connection_lifetime=3600,
+                reset=_no_reset,
+            )
+        import asyncmy
+
+        from definum_gql.moodle.engine import MYSQL_SESSION
+
+        kwargs.setdefault("charset", "utf8mb4")
+        return await asyncmy.create_pool(
+            **kwargs,
+            minsize=0,
+            maxsize=self.size,
+            pool_recycle=3600,
+            autocommit=True,
+            init_command=MYSQL_SESSION,
+        )
+
+    async def acquire(self) -> Any:
+        if self._pool is None:
+            async with self._lock:
+                if self._pool is None:
+                    self._pool = await self._create()
+        if self.driver == "asyncpg":
+            return await self._pool.acquire(timeout=self.TIMEOUT)
+        return await asyncio.wait_for(self._pool.acquire(), self.TIMEOUT)
+
+    async def release(self, conn: Any, broken: bool = False) -> None:
+        if self.driver == "asyncpg":
+            if broken:
+                conn.terminate()
+            await self._pool.release(conn)
+        else:
+            if broken:
+                conn.close()
+            self._pool.release(conn)
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if self.driver == "asyncpg":
+            await pool.close()
+        else:
+            pool.close()
+            await pool.wait_closed()
+
+
+async def _no_reset(conn: Any) -> None:
+    """Nothing to reset: our sessions never change their state (asyncpg's reset is a round trip)."""
+
+
+class Database:
+    """The engine and what its readers share: the driver pool and statement listeners."""
+
+    def __init__(self, engine: AsyncEngine, pool_size: int = 10) -> None:
         self.engine = engine
         self.dialect = engine.dialect
         self.backend = engine.dialect.name
-        #: Raw driver execution for the servers; SQLAlchemy for SQLite.
-        self.raw = self.backend in ("postgresql", "mysql")
+        #: Statements go straight to the driver with asyncpg and asyncmy; SQLite and other
+        #: drivers go through SQLAlchemy.
+        self.raw = engine.dialect.driver in ("asyncpg", "asyncmy")
+        self.pool = DriverPool(engine, 2 * pool_size) if self.raw else None
         self.listeners: list[Listener] = []
         event.listen(engine.sync_engine, "before_cursor_execute", self._on_cursor_execute)
 
@@ -176,6 +260,8 @@ class Database:
         return Reader(self)
 
     async def dispose(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
         await self.engine.dispose()
 
 
@@ -200,33 +286,41 @@ class Reader:
         await self.close()
 
     async def close(self) -> None:
-        conn, self._conn, self._driver = self._conn, None, None
-        if conn is not None:
-            try:
-                await conn.close()
-            except Exception as exc:  # a broken connection is dropped by the pool
-                log.debug("closing a connection failed: %s", first_line(exc))
+        await self._give_back(broken=False)
+
+    async def _give_back(self, broken: bool) -> None:
+        conn, self._conn = self._conn, None
+        driver, self._driver = self._driver, None
+        try:
+            if driver is not None and self.database.pool is not None:
+                await self.database.pool.release(driver, broken)
+            if conn is not None:
+                await (conn.invalidate() if broken else conn.close())
+        except Exception as exc:  # a broken connection is dropped by the pool
+            log.debug("returning a connection failed: %s", first_line(exc))
 
     async def connection(self) -> AsyncConnection:
-        """The SQLAlchemy connection, for dynamic statements (lists and filters)."""
+        """The SQLAlchemy connection (SQLite and drivers without a pool of their own)."""
         if self._conn is None:
             try:
                 self._conn = await self.database.engine.connect()
-                if self.database.raw:
-                    raw = await self._conn.get_raw_connection()
-                    self._driver = raw.driver_connection
             except Exception as exc:
                 self._conn = None
                 raise DatabaseUnavailable(first_line(exc)) from exc
         return self._conn
 
-    async def _discard(self) -> None:
-        conn, self._conn, self._driver = self._conn, None, None
-        if conn is not None:
+    async def driver(self) -> Any:
+        """The driver connection, taken from the driver's pool at the first statement."""
+        if self._driver is None:
+            assert self.database.pool is not None
             try:
-                await conn.invalidate()
+                self._driver = await self.database.pool.acquire()
             except Exception as exc:
-                log.debug("invalidating a connection failed: %s", first_line(exc))
+                raise DatabaseUnavailable(first_line(exc)) from exc
+        return self._driver
+
+    async def _discard(self) -> None:
+        await self._give_back(broken=True)
 
     def _notify(self, sql: str) -> None:
         # Statements sent through SQLAlchemy meet the same guard and listeners in its events.
@@ -274,22 +368,26 @@ class Reader:
         raise AssertionError("unreachable")
 
     async def _send(self, sql: str, args: list[Any], custom_plan: bool = False) -> list[Row]:
-        conn = await self.connection()
+        rows: list[Row]
+        if not self.database.raw:
+            conn = await self.connection()
+            self._notify(sql)
+            rows = list((await conn.exec_driver_sql(sql, tuple(args))).all())
+            self._used = True
+            return rows
+        driver = await self.driver()
         self._notify(sql)
-        backend = self.database.backend
-        if backend == "postgresql":
+        if self.database.backend == "postgresql":
             if custom_plan:
                 # The unnamed statement is planned for these values (never a generic plan).
-                unnamed = await self._driver.prepare(sql, name="")
-                rows: list[Row] = await unnamed.fetch(*args)
+                unnamed = await driver.prepare(sql, name="")
+                rows = await unnamed.fetch(*args)
             else:
-                rows = await self._driver.fetch(sql, *args)
-        elif backend == "mysql":
-            async with self._driver.cursor() as cursor:
+                rows = await driver.fetch(sql, *args)
+        else:
+            async with driver.cursor() as cursor:
                 await cursor.execute(sql, tuple(args))
                 rows = list(await cursor.fetchall())
-        else:
-            rows = list((await conn.exec_driver_sql(sql, tuple(args))).all())
         self._used = True
         return rows
 

@@ -154,7 +154,7 @@ class Moodle:
             clock = time.time if frozen is None else (lambda: float(frozen))
         return cls(
             settings,
-            Database(engine),
+            Database(engine, settings.pool_size),
             statements(settings.table_prefix),
             clock,
             month_cache(settings, engine),
