@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from definum_gql.config import Settings, SettingsError, load_settings
+from definum_gql.stats.strings import LANGS
 
 app = typer.Typer(
     help="Learner statistics from a Moodle database, over GraphQL and Moodle's REST API.",
@@ -209,7 +210,7 @@ def stats(
     ] = "id",
     month: Annotated[str | None, typer.Option(help="YYYY-MM (default: the current month).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="json, xml or table.")] = "table",
-    lang: Annotated[str | None, typer.Option(help="en or fr.")] = None,
+    lang: Annotated[str | None, typer.Option(help=f"One of {', '.join(LANGS)}.")] = None,
     demo: Annotated[bool, typer.Option(help="Use the demo site.")] = False,
 ) -> None:
     """Print one learner's definum_get_stats document, as the REST shim would answer it."""

@@ -19,8 +19,9 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from definum_gql.stats.strings import LANGS
+
 SUPPORTED_DRIVERS = ("postgresql+asyncpg", "mysql+asyncmy", "mysql+aiomysql", "sqlite+aiosqlite")
-LANGS = ("en", "fr")
 
 
 class AuthMode(StrEnum):
@@ -47,7 +48,9 @@ class Settings(BaseSettings):
     server_timezone: str = Field(
         default="UTC", description="The zone Moodle's timezone '99' (server time) stands for."
     )
-    lang: str | None = Field(default=None, description="Overrides the site language (en, fr).")
+    lang: str | None = Field(
+        default=None, description=f"Overrides the site language ({', '.join(LANGS)})."
+    )
     service: str = Field(
         default="definum", description="External service shortname whose tokens are accepted."
     )

@@ -19,6 +19,7 @@ from definum_gql.moodle.engine import create_reader_engine
 from definum_gql.moodle.queries import Statements, statements
 from definum_gql.moodle.reader import Database, DatabaseReadError, DatabaseUnavailable, Reader
 from definum_gql.moodle.tables import MoodleTables
+from definum_gql.stats.strings import DEFAULT_LANG, LANGS
 
 if TYPE_CHECKING:
     from definum_gql.cache import MonthCache
@@ -63,7 +64,6 @@ class SiteConfig:
 
 
 PLUGINS_READ = "block_use_stats"
-LANGS = ("en", "fr")
 
 
 @dataclass(frozen=True)
@@ -246,10 +246,10 @@ class Moodle:
 
     def lang(self, site: SiteConfig, override: str | None = None) -> str:
         """The language of readable strings: a per-call choice, our setting, the site's, English."""
-        for candidate in (override, self.settings.lang, site.get("lang", "en")):
+        for candidate in (override, self.settings.lang, site.get("lang", DEFAULT_LANG)):
             if candidate in LANGS:
                 return candidate
-        return "en"
+        return DEFAULT_LANG
 
     async def dispose(self) -> None:
         if self.cache is not None:

@@ -10,6 +10,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from definum_gql.rest.render import JSON, XML
+from definum_gql.stats.strings import LANGS
 
 MAX_BODY = 8 * 1024 * 1024  # PHP's default post_max_size
 
@@ -114,7 +115,7 @@ def split_call(query: dict[str, Value], body: dict[str, Value]) -> RestCall:
         token=token if isinstance(token, str) else None,
         function=function,
         fmt=fmt,
-        lang=lang if isinstance(lang, str) and lang in ("en", "fr") else None,
+        lang=lang if isinstance(lang, str) and lang in LANGS else None,
         timezone=zone if isinstance(zone, str) and _ZONE.fullmatch(zone) else None,
         params=params,
     )

@@ -1,60 +1,94 @@
-"""Readable strings exactly as Moodle writes them in English and French, without system locales."""
+"""Readable strings exactly as Moodle writes them in English and French, without system locales.
+
+``LANGS`` is the one list of supported languages: the keys of ``_LANGUAGES``, the words below.
+Settings, the REST shim and the CLI import it from here (this module imports nothing of ours).
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-_DAYS = {
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
-}
-_MONTHS = {
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
+
+@dataclass(frozen=True)
+class _Language:
+    """The words of one Moodle language pack that readable strings use."""
+
+    daydatetime: str  # langconfig's strftimedaydatetime
+    days: tuple[str, ...]  # Monday first, as datetime.weekday()
+    months: tuple[str, ...]
+    never: str
+
+
+_LANGUAGES = {
+    "en": _Language(
+        daydatetime="%A, %d %B %Y, %I:%M %p",
+        days=("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+        months=(
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ),
+        never="Never",
     ),
-    "fr": (
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
+    "fr": _Language(
+        daydatetime="%A %d %B %Y, %H:%M",
+        days=("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
+        months=(
+            "janvier",
+            "février",
+            "mars",
+            "avril",
+            "mai",
+            "juin",
+            "juillet",
+            "août",
+            "septembre",
+            "octobre",
+            "novembre",
+            "décembre",
+        ),
+        never="Jamais",
     ),
 }
-_NEVER = {"en": "Never", "fr": "Jamais"}
+
+#: The languages readable strings can be written in; anything else reads as ``DEFAULT_LANG``.
+LANGS: tuple[str, ...] = tuple(_LANGUAGES)
+DEFAULT_LANG = "en"  # Moodle's own default
+_DEFAULT = _LANGUAGES[DEFAULT_LANG]
+_DIRECTIVE = re.compile(r"%([A-Za-z])")
+
+
+def _words(lang: str) -> _Language:
+    return _LANGUAGES.get(lang, _DEFAULT)
 
 
 def format_datetime(timestamp: int, tz: ZoneInfo, lang: str) -> str:
-    """Moodle's ``strftimedaydatetime`` in English or French, in ``tz``."""
+    """Moodle's ``strftimedaydatetime`` in ``lang`` (English when unsupported), in ``tz``."""
     local = datetime.fromtimestamp(timestamp, tz)
-    lang = lang if lang in _DAYS else "en"
-    day = _DAYS[lang][local.weekday()]
-    month = _MONTHS[lang][local.month - 1]
-    if lang == "fr":
-        return f"{day} {local.day:02d} {month} {local.year}, {local.hour:02d}:{local.minute:02d}"
-    hour12 = local.hour % 12 or 12
-    meridiem = "AM" if local.hour < 12 else "PM"
-    return (
-        f"{day}, {local.day:02d} {month} {local.year}, {hour12:02d}:{local.minute:02d} {meridiem}"
-    )
+    words = _words(lang)
+    values = {
+        "A": words.days[local.weekday()],
+        "d": f"{local.day:02d}",
+        "B": words.months[local.month - 1],
+        "Y": str(local.year),
+        "H": f"{local.hour:02d}",
+        "I": f"{local.hour % 12 or 12:02d}",
+        "M": f"{local.minute:02d}",
+        "p": "AM" if local.hour < 12 else "PM",
+    }
+    return _DIRECTIVE.sub(lambda m: values[m.group(1)], words.daydatetime)
 
 
 def format_duration(seconds: int) -> str:
@@ -70,7 +104,7 @@ def format_duration(seconds: int) -> str:
 
 
 def never(lang: str) -> str:
-    return _NEVER.get(lang, _NEVER["en"])
+    return _words(lang).never
 
 
 def format_login(timestamp: int, tz: ZoneInfo, lang: str) -> str:
