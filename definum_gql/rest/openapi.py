@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, get_args, get_origin, get_type_hints
 
+from definum_gql.stats.document import DefinumBadge, DefinumStats
 from definum_gql.stats.identity import USER_ID_FIELDS
+from definum_gql.stats.strings import LANGS
 
 
 def _param(name: str, description: str, schema: dict[str, Any], required: bool = False) -> Any:
@@ -20,39 +23,42 @@ def _param(name: str, description: str, schema: dict[str, Any], required: bool =
 _INT = {"type": "integer"}
 _TEXT = {"type": "string"}
 
-_BADGE = {
-    "type": "object",
-    "properties": {
-        "id": _INT,
-        "name": _TEXT,
-        "issuername": _TEXT,
-        "issuerurl": _TEXT,
-        "issuercontact": _TEXT,
-        "dateissued": {**_INT, "description": "Unix time the badge was issued."},
-        "dateissuedstr": {**_TEXT, "description": "dateissued, readable, in the call's language."},
-    },
+_SCALARS: dict[type, dict[str, Any]] = {
+    int: _INT,
+    str: _TEXT,
+    bool: {"type": "boolean"},
+    float: {"type": "number"},
 }
 
-_STATS = {
-    "type": "object",
-    "description": "Keys appear in this order.",
-    "properties": {
-        "id": _INT,
-        "lastname": _TEXT,
-        "firstname": _TEXT,
-        "courses": {**_INT, "description": "Courses with an active enrolment."},
-        "finishablecourses": {**_INT, "description": "Those with completion enabled."},
-        "finishedcourses": {**_INT, "description": "Those the user completed."},
-        "finishedcoursesratio": {**_INT, "description": "Percent, rounded half up."},
-        "badges": {"type": "array", "items": _BADGE, "description": "Newest first."},
-        "numbadges": _INT,
-        "lastlogin": {**_INT, "description": "Unix time of the previous login, 0 if none."},
-        "lastloginstr": _TEXT,
-        "timespentinmonth": {**_INT, "description": "Seconds since the month start."},
-        "timespentinmonthstr": {**_TEXT, "description": "For example 3h 38m 20s."},
-        "loginsinmonth": _INT,
-    },
-}
+
+def _schema_of(hint: Any) -> dict[str, Any]:
+    """The OpenAPI schema of a field's Python type."""
+    if hint in _SCALARS:
+        return dict(_SCALARS[hint])
+    if get_origin(hint) is list:
+        (item,) = get_args(hint)
+        return {"type": "array", "items": _schema_of(item)}
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _object_of(hint)
+    raise TypeError(f"no OpenAPI type for {hint!r}")
+
+
+def _object_of(cls: type, description: str | None = None) -> dict[str, Any]:
+    """A dataclass as an OpenAPI object: its fields in declaration (wire) order, each with the
+    ``description`` of its metadata."""
+    hints = get_type_hints(cls)
+    properties: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        schema = _schema_of(hints[f.name])
+        if "description" in f.metadata:
+            schema["description"] = f.metadata["description"]
+        properties[f.name] = schema
+    about = {"description": description} if description else {}
+    return {"type": "object", **about, "properties": properties}
+
+
+_BADGE = _object_of(DefinumBadge)
+_STATS = _object_of(DefinumStats, "Keys appear in this order.")
 
 _ERROR = {
     "type": "object",
@@ -88,7 +94,11 @@ def openapi_document() -> dict[str, Any]:
             "json for JSON; anything else (or nothing) gives XML.",
             {"type": "string", "enum": ["json", "xml"], "default": "xml"},
         ),
-        _param("moodlewssettinglang", "Language of readable strings (en, fr).", _TEXT),
+        _param(
+            "moodlewssettinglang",
+            f"Language of readable strings ({', '.join(LANGS)}).",
+            _TEXT,
+        ),
         _param("moodlewssettingtimezone", "Timezone of readable strings.", _TEXT),
     ]
     answer = {

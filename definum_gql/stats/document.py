@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from definum_gql.moodle.queries import LOOKUP_FIELDS, USER_COLUMNS, moodle_now
@@ -22,32 +22,44 @@ from definum_gql.stats.users import UserRow, load_users, user_row
 
 @dataclass(frozen=True)
 class DefinumBadge:
+    """One issued badge of the document.
+
+    Field order is the wire order of the REST answer; a field's ``metadata["description"]`` is
+    its description in the OpenAPI document (rest/openapi.py reads both from here).
+    """
+
     id: int
     name: str
     issuername: str
     issuerurl: str
     issuercontact: str
-    dateissued: int
-    dateissuedstr: str
+    dateissued: int = field(metadata={"description": "Unix time the badge was issued."})
+    dateissuedstr: str = field(
+        metadata={"description": "dateissued, readable, in the call's language."}
+    )
 
 
 @dataclass(frozen=True)
 class DefinumStats:
-    """Field order is the wire order of the REST answer."""
+    """Field order is the wire order of the REST answer.
+
+    A field's ``metadata["description"]`` is its description in the OpenAPI document
+    (rest/openapi.py generates the schema from these fields).
+    """
 
     id: int
     lastname: str
     firstname: str
-    courses: int
-    finishablecourses: int
-    finishedcourses: int
-    finishedcoursesratio: int
-    badges: list[DefinumBadge]
+    courses: int = field(metadata={"description": "Courses with an active enrolment."})
+    finishablecourses: int = field(metadata={"description": "Those with completion enabled."})
+    finishedcourses: int = field(metadata={"description": "Those the user completed."})
+    finishedcoursesratio: int = field(metadata={"description": "Percent, rounded half up."})
+    badges: list[DefinumBadge] = field(metadata={"description": "Newest first."})
     numbadges: int
-    lastlogin: int
+    lastlogin: int = field(metadata={"description": "Unix time of the previous login, 0 if none."})
     lastloginstr: str
-    timespentinmonth: int
-    timespentinmonthstr: str
+    timespentinmonth: int = field(metadata={"description": "Seconds since the month start."})
+    timespentinmonthstr: str = field(metadata={"description": "For example 3h 38m 20s."})
     loginsinmonth: int
 
 
