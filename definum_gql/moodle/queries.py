@@ -136,6 +136,21 @@ class Statements:
         self.badges = Prepared("badges", lambda n: self._badges(n, True), True)
         self.site_badges = Prepared("site_badges", lambda n: self._badges(n, False), True)
         self.completions = Prepared("completions", self._completions, True)
+        c = t.course
+        course_columns = (
+            c.c.id,
+            c.c.fullname,
+            c.c.shortname,
+            c.c.idnumber,
+            c.c.category,
+            c.c.visible,
+            c.c.enablecompletion,
+            c.c.startdate,
+            c.c.enddate,
+        )
+        self.courses = Prepared(
+            "courses", lambda n: select(*course_columns).where(c.c.id.in_(id_list(n))), True
+        )
         self.log_rows = Prepared("log_rows", self._log_rows, True, custom_plan=True)
         self.enrolment_starts = Prepared(
             "enrolment_starts", self._enrolment_starts, True, custom_plan=True

@@ -7,11 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
-
 from definum_gql.moodle.queries import SITE_COURSE_ID, active_enrolment, moodle_now
 from definum_gql.moodle.site import RequestContext
-from definum_gql.stats.users import chunks
 
 __all__ = ["SITE_COURSE_ID", "active_enrolment", "moodle_now"]
 
@@ -80,34 +77,19 @@ class CourseCounts:
 
 
 async def load_courses(ctx: RequestContext, ids: Sequence[int]) -> dict[int, CourseRow]:
-    c = ctx.tables.course
     found: dict[int, CourseRow] = {}
-    for batch in chunks(ids):
-        rows = await ctx.reader.execute(
-            select(
-                c.c.id,
-                c.c.fullname,
-                c.c.shortname,
-                c.c.idnumber,
-                c.c.category,
-                c.c.visible,
-                c.c.enablecompletion,
-                c.c.startdate,
-                c.c.enddate,
-            ).where(c.c.id.in_(batch))
+    for r in await ctx.reader.rows(ctx.statements.courses, ids):
+        found[int(r[0])] = CourseRow(
+            id=int(r[0]),
+            fullname=r[1],
+            shortname=r[2],
+            idnumber=r[3] or "",
+            category=int(r[4]),
+            visible=bool(r[5]),
+            enablecompletion=bool(r[6]),
+            startdate=int(r[7] or 0),
+            enddate=int(r[8] or 0),
         )
-        for r in rows:
-            found[int(r[0])] = CourseRow(
-                id=int(r[0]),
-                fullname=r[1],
-                shortname=r[2],
-                idnumber=r[3] or "",
-                category=int(r[4]),
-                visible=bool(r[5]),
-                enablecompletion=bool(r[6]),
-                startdate=int(r[7] or 0),
-                enddate=int(r[8] or 0),
-            )
     return found
 
 
