@@ -9,7 +9,7 @@ import pytest
 from definum_gql.config import Settings
 from definum_gql.moodle.site import Moodle
 from tests.builders import NOW, Site
-from tests.test_rest_client import (
+from tests.rest_support import (
     JSON_HEADERS,
     TOKEN,
     XML_HEADERS,

@@ -11,7 +11,7 @@ import pytest
 
 from definum_gql.moodle.site import Moodle
 from tests.builders import NOW, Site
-from tests.test_rest_client import XML_HEADERS, call, headers_of, params, ready
+from tests.rest_support import XML_HEADERS, call, headers_of, params, ready
 
 NOV_05_NOON_UTC = 1793880000  # 2026-11-05T12:00:00Z: Thursday, 13:00 in Paris
 OCT_10_0830_UTC = 1791621000  # 2026-10-10T08:30:00Z: Saturday, 10:30 in Paris (CEST)

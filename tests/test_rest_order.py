@@ -13,7 +13,7 @@ import pytest
 from definum_gql.config import Settings
 from definum_gql.moodle.site import Moodle
 from tests.builders import NOW, Site
-from tests.test_rest_client import TOKEN, call, params, ready
+from tests.rest_support import TOKEN, call, params, ready
 
 EXPIRED = "Invalid token - token expired"
 IP = "Invalid token - IP:192.0.2.10 is not supported"

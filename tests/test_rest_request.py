@@ -17,7 +17,7 @@ from definum_gql.rest.clean import is_alpha, is_text
 from definum_gql.rest.render import php_json
 from definum_gql.rest.request import ARRAY, parse_urlencoded
 from tests.builders import NOW, Site
-from tests.test_rest_client import (
+from tests.rest_support import (
     JSON_HEADERS,
     TOKEN,
     XML_HEADERS,

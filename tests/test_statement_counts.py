@@ -20,7 +20,7 @@ from definum_gql.rest import rest_routes
 from tests import databases
 from tests.builders import NOW, Site
 from tests.graphql_support import StatementCounter
-from tests.test_rest_client import PEER, params, ready
+from tests.rest_support import PEER, params, ready
 
 DASHBOARD = (
     Path(__file__).resolve().parents[1] / "queries" / "learner_dashboard.graphql"
