@@ -73,7 +73,7 @@ async def call(
         return await client.request(
             method,
             path,
-            params=query,
+            params=httpx.QueryParams(tuple(query)) if isinstance(query, list) else query,
             data=data,
             files=files,
             content=content,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import update
 
@@ -188,7 +190,7 @@ async def test_ip_restriction_uses_the_caller_address(site: Site, moodle: Moodle
 
 async def test_owner_states_are_refused_in_moodle_order(site: Site, moodle: Moodle) -> None:
     _owner, service, _ = await _client(site)
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "deleted": {"deleted": 1, "suspended": 1},  # deleted comes before suspended
         "unconfirmed": {"confirmed": 0},
         "suspended": {"suspended": 1, "auth": "nologin"},

@@ -96,7 +96,7 @@ async def test_category_filter_includes_subcategories_unless_told(
 
 async def test_enrolled_filter_counts_only_active_enrolments(site: Site, moodle: Moodle) -> None:
     course = await site.course()
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "active": {},
         "suspended": {"status": 1},
         "future": {"timestart": NOW + 86400},

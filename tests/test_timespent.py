@@ -242,8 +242,10 @@ async def test_config_plugins_parameters_override_settings(site: Site, moodle: M
 async def test_dst_months_use_paris_boundaries_and_days(site: Site, moodle: Moodle) -> None:
     user = await site.user()
 
-    def utc(*parts: int) -> int:
-        return int(datetime(*parts, tzinfo=UTC).timestamp())
+    def utc(
+        year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+    ) -> int:
+        return int(datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp())
 
     # October 2026 in Paris: 2026-09-30T22:00Z (CEST) to 2026-10-31T23:00Z (CET); the clocks go
     # back on Sunday 25 October at 01:00Z.
