@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, cast
+from typing import Annotated, TypeVar, cast
 
 import strawberry
+from strawberry.types.enum import has_enum_definition
 
 from definum_gql.graphql.context import Context
 from definum_gql.graphql.errors import ClientError
@@ -32,6 +35,7 @@ from definum_gql.stats.strings import format_duration
 from definum_gql.stats.timespent import Algorithm
 
 Info = strawberry.Info[Context, None]
+E = TypeVar("E", bound=Enum)
 
 
 def when(timestamp: int | None, info: Info) -> datetime | None:
@@ -71,15 +75,35 @@ class TimeSpentAlgorithm(Enum):
     )
 
 
-@strawberry.enum(description="Where an enrolment stands now.")
-class EnrolmentStatus(Enum):
-    ACTIVE = strawberry.enum_value("active", description="Active: the learner has access.")
-    SUSPENDED = strawberry.enum_value("suspended", description="Suspended for this user.")
-    NOT_STARTED = strawberry.enum_value("not_started", description="Starts in the future.")
-    ENDED = strawberry.enum_value("ended", description="Its end date has passed.")
-    DISABLED = strawberry.enum_value(
-        "disabled", description="The enrolment method is disabled in the course."
-    )
+def described_enum(cls: type[E], description: str, values: Mapping[E, str]) -> type[E]:
+    """An Enum of another room as a GraphQL enum, its values described, in the order of ``values``.
+
+    ``strawberry.enum_value`` describes a value only where the Enum is written.
+    """
+    if set(values) != set(cls):
+        raise TypeError(f"describe every value of {cls.__name__}, and only those")
+    wrapped = strawberry.enum(cls, description=description)
+    assert has_enum_definition(wrapped)
+    definition = wrapped.__strawberry_definition__
+    by_name = {value.name: value for value in definition.values}
+    definition.values = [
+        dataclasses.replace(by_name[member.name], description=text)
+        for member, text in values.items()
+    ]
+    return cls
+
+
+described_enum(
+    stats_courses.EnrolmentStatus,
+    "Where an enrolment stands now.",
+    {
+        stats_courses.EnrolmentStatus.ACTIVE: "Active: the learner has access.",
+        stats_courses.EnrolmentStatus.SUSPENDED: "Suspended for this user.",
+        stats_courses.EnrolmentStatus.NOT_STARTED: "Starts in the future.",
+        stats_courses.EnrolmentStatus.ENDED: "Its end date has passed.",
+        stats_courses.EnrolmentStatus.DISABLED: "The enrolment method is disabled in the course.",
+    },
+)
 
 
 @strawberry.type(description="A Moodle course (never the site front page).")
@@ -235,8 +259,8 @@ class Enrolment:
         return self.row.method
 
     @described("Where the enrolment stands now.")
-    def status(self) -> EnrolmentStatus:
-        return EnrolmentStatus(self.row.status)
+    def status(self) -> stats_courses.EnrolmentStatus:
+        return self.row.status
 
     @described("Whether the enrolment gives access now (status ACTIVE).")
     def active(self) -> bool:
