@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from definum_gql.config import Settings
 from definum_gql.moodle.site import Moodle
 from tests.graphql_support import client
 
@@ -50,3 +51,17 @@ def test_vendored_assets_load_nothing_from_another_host() -> None:
     assert "@import" not in css
     for name in ("graphiql.min.js", "graphiql.min.css"):
         assert "sourceMappingURL" not in (static / name).read_text(encoding="utf-8")
+
+
+async def test_page_needs_neither_token_nor_database() -> None:
+    # Port 9 (discard) is closed on test machines: any connection attempt would fail.
+    settings = Settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:9/nowhere")
+    moodle = Moodle.from_settings(settings)
+    try:
+        async with client(moodle) as http:
+            page = await http.get("/graphql", headers=BROWSER)
+    finally:
+        await moodle.dispose()
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["cache-control"] == "no-cache"

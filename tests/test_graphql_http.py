@@ -6,12 +6,14 @@ import logging
 from typing import Any
 
 import pytest
+from graphql import GraphQLError
 
 from definum_gql.config import Settings
+from definum_gql.graphql.errors import error_code
 from definum_gql.moodle.site import Moodle
 from tests.builders import NOW, Site
 from tests.databases import settings_for
-from tests.graphql_support import admin_token, client, post
+from tests.graphql_support import admin_token, client, make_app, post
 
 ME = '{ user(value: "2") { username } }'
 
@@ -28,7 +30,65 @@ def only_error(body: dict[str, Any]) -> dict[str, Any]:
 async def test_no_token_is_401_missing_token(site: Site, moodle: Moodle) -> None:
     response = await post(moodle, ME)
     assert response.status_code == 401
-    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.headers["www-authenticate"] == 'Bearer realm="definum-gql"'
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Authentication required: send 'Authorization: Bearer <token>' with "
+                "a Moodle web service token.",
+                "extensions": {"code": "MISSING_TOKEN"},
+            }
+        ]
+    }
+
+
+async def test_a_refused_token_is_answered_before_the_body_is_read(
+    site: Site, moodle: Moodle
+) -> None:
+    # Raw ASGI, to see whether the endpoint ever asks for the body.
+    reads: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        reads.append("body")
+        return {"type": "http.request", "body": b'{"query": "{ __typename }"}', "more_body": False}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    for token in (None, "f" * 32):
+        headers = [(b"content-type", b"application/json")]
+        if token:
+            headers.append((b"authorization", f"Bearer {token}".encode()))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/graphql",
+            "raw_path": b"/graphql",
+            "root_path": "",
+            "query_string": b"",
+            "headers": headers,
+            "client": ("192.0.2.10", 40000),
+            "server": ("testserver", 80),
+        }
+        await make_app(moodle)(scope, receive, send)
+    statuses = [m["status"] for m in sent if m["type"] == "http.response.start"]
+    assert statuses == [401, 401]
+    assert reads == []
+
+
+async def test_missing_token_is_refused_without_opening_the_database() -> None:
+    settings = Settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:9/nowhere")
+    moodle = Moodle.from_settings(settings)
+    try:
+        response = await post(moodle, ME)
+    finally:
+        await moodle.dispose()
+    assert response.status_code == 401
     assert only_error(response.json())["extensions"]["code"] == "MISSING_TOKEN"
 
 
@@ -84,7 +144,9 @@ async def test_valid_token_answers(site: Site, moodle: Moodle) -> None:
     response = await post(moodle, ME, token=token)
     assert response.status_code == 200
     assert response.json() == {"data": {"user": {"username": "admin"}}}
+    assert response.headers["content-type"] == "application/json"
     assert response.headers["cache-control"] == "no-store"
+    assert response.headers["vary"] == "Authorization"
 
 
 async def test_auth_off_answers_without_a_token(site: Site, database: Any, frozen_now: int) -> None:
@@ -114,35 +176,124 @@ async def test_get_runs_a_query_and_may_be_cached_privately(site: Site, moodle: 
         )
     assert response.status_code == 200
     assert response.json() == {"data": {"user": {"id": 2}}}
-    assert response.headers["cache-control"].startswith("private")
-    assert "Authorization" in response.headers["vary"]
+    assert response.headers["cache-control"] == "private, max-age=30"
+    assert response.headers["vary"] == "Authorization"
 
 
-async def test_get_without_query_and_not_a_browser_is_400(moodle: Moodle) -> None:
+@pytest.mark.parametrize("accept", ["application/json", "*/*"])
+async def test_get_without_query_and_not_a_browser_is_400(
+    site: Site, moodle: Moodle, accept: str
+) -> None:
+    token = await admin_token(site)
     async with client(moodle) as http:
-        response = await http.get("/graphql", headers={"Accept": "application/json"})
+        response = await http.get(
+            "/graphql", headers={"Accept": accept, "Authorization": f"Bearer {token}"}
+        )
     assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
     assert only_error(response.json())["extensions"]["code"] == "BAD_REQUEST"
 
 
 @pytest.mark.parametrize(
     ("content", "content_type"),
-    [("{not json", "application/json"), ('["a"]', "application/json"), ("{}", "text/plain")],
+    [
+        ("{not json", "application/json"),
+        ('["a"]', "application/json"),
+        ('"a"', "application/json"),
+        ("{}", "application/json"),
+        ('{"query": "  "}', "application/json"),
+        ('{"query": "{ __typename }", "operationName": 7}', "application/json"),
+        ('{"query": "{ __typename }", "variables": [1]}', "application/json"),
+        ("{}", "text/plain"),
+    ],
 )
-async def test_malformed_post_is_400(moodle: Moodle, content: str, content_type: str) -> None:
+async def test_malformed_post_is_400(
+    site: Site, moodle: Moodle, content: str, content_type: str
+) -> None:
+    token = await admin_token(site)
     async with client(moodle) as http:
         response = await http.post(
-            "/graphql", content=content, headers={"Content-Type": content_type}
+            "/graphql",
+            content=content,
+            headers={"Content-Type": content_type, "Authorization": f"Bearer {token}"},
         )
     assert response.status_code == 400
     assert only_error(response.json())["extensions"]["code"] == "BAD_REQUEST"
 
 
-async def test_a_mutation_is_refused(site: Site, moodle: Moodle) -> None:
+async def test_get_with_variables_that_are_not_json_is_400(site: Site, moodle: Moodle) -> None:
     token = await admin_token(site)
-    response = await post(moodle, 'mutation { user(value: "2") { id } }', token=token)
+    async with client(moodle) as http:
+        response = await http.get(
+            "/graphql",
+            params={"query": "{ __typename }", "variables": "{not json"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
     assert response.status_code == 400
-    assert only_error(response.json())["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert only_error(response.json())["extensions"]["code"] == "BAD_REQUEST"
+
+
+@pytest.mark.parametrize(
+    ("method", "document"),
+    [
+        ("POST", 'mutation { user(value: "2") { id } }'),
+        ("GET", 'mutation { user(value: "2") { id } }'),
+        ("POST", 'subscription { user(value: "2") { id } }'),
+        ("GET", 'subscription { user(value: "2") { id } }'),
+    ],
+)
+async def test_only_queries_are_served(
+    site: Site, moodle: Moodle, method: str, document: str
+) -> None:
+    token = await admin_token(site)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with client(moodle) as http:
+        if method == "GET":
+            response = await http.get("/graphql", params={"query": document}, headers=headers)
+        else:
+            response = await http.post("/graphql", json={"query": document}, headers=headers)
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Only queries are served (definum-gql is read-only).",
+                "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+            }
+        ]
+    }
+
+
+async def test_operation_name_picks_the_operation(site: Site, moodle: Moodle) -> None:
+    token = await admin_token(site)
+    document = 'query A { user(value: "2") { id } } query B { user(value: "2") { username } }'
+    response = await post(moodle, document, token=token, operation="B")
+    assert response.json() == {"data": {"user": {"username": "admin"}}}
+
+
+async def test_unknown_operation_is_refused(site: Site, moodle: Moodle) -> None:
+    token = await admin_token(site)
+    document = 'query A { user(value: "2") { id } } query B { user(value: "2") { username } }'
+    response = await post(moodle, document, token=token, operation="C")
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Unknown or ambiguous operation 'C': name one with operationName.",
+                "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+            }
+        ]
+    }
+
+
+async def test_invalid_document_is_400_validation_failed(site: Site, moodle: Moodle) -> None:
+    token = await admin_token(site)
+    for document in ('{ user(value: "2") { nosuchfield } }', "{ user("):
+        response = await post(moodle, document, token=token)
+        assert response.status_code == 400
+        body = response.json()
+        assert "data" not in body
+        assert only_error(body)["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+        assert response.headers["cache-control"] == "no-store"
 
 
 # -- readable errors ----------------------------------------------------------------------------
@@ -275,10 +426,27 @@ async def test_too_many_tokens_are_refused(site: Site, database: Any, frozen_now
     moodle = limited(database, frozen_now, max_tokens=10)
     try:
         response = await post(moodle, '{ user(value: "2") { id username email } }', token=token)
+        # Comments count, as in graphql-core's limit; a syntax error within the limit is one.
+        padded = await post(moodle, "{ user { id }\n" + "#\n" * 20 + "}", token=token)
+        broken = await post(moodle, "{ user(", token=token)
     finally:
         await moodle.dispose()
     assert response.status_code == 400
-    assert only_error(response.json())["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert only_error(response.json()) == {
+        "message": "Syntax Error: Document contains more than 10 tokens. Parsing aborted.",
+        "locations": [{"line": 1, "column": 34}],
+        "extensions": {"code": "QUERY_TOO_COMPLEX"},
+    }
+    assert padded.status_code == 400
+    assert only_error(padded.json())["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert only_error(broken.json())["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+def test_limit_errors_are_known_by_their_code_not_their_message() -> None:
+    lookalike = GraphQLError("'q' exceeds maximum operation depth of 3")
+    assert error_code(lookalike) == ("GRAPHQL_VALIDATION_FAILED", True)
+    coded = GraphQLError("too deep", extensions={"code": "QUERY_TOO_COMPLEX"})
+    assert error_code(coded) == ("QUERY_TOO_COMPLEX", True)
 
 
 async def test_introspection_can_be_switched_off(

@@ -8,9 +8,9 @@ traceback.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
+from cross_web import HTTPException
 from graphql import GraphQLError
 
 from definum_gql.moodle.site import DatabaseUnavailable
@@ -38,14 +38,22 @@ class ClientError(Exception):
             self.code = code
 
 
-class AuthFailure(Exception):
-    """The request cannot be answered for this caller (HTTP 401 or 403, before execution)."""
+class RequestRefused(HTTPException):
+    """The request is answered with this one error and nothing is executed."""
 
-    def __init__(self, message: str, code: str, reason: str, status: int) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(status, message)
         self.code = code
-        self.reason = reason
-        self.status = status
+        self.headers = headers or {}
+        self.extensions = extensions
 
 
 _STATS_CODES: dict[type[StatsError], str] = {
@@ -55,24 +63,23 @@ _STATS_CODES: dict[type[StatsError], str] = {
     UserNotFound: "USER_NOT_FOUND",
 }
 
-# graphql-core and strawberry's limit extensions report these before execution starts.
-_LIMIT_MESSAGES = (
-    re.compile(r"exceeds maximum operation depth"),
-    re.compile(r"^\d+ aliases found\. Allowed: \d+"),
-    re.compile(r"Document contains more than \d+ tokens"),
-)
-_INTROSPECTION = re.compile(r"GraphQL introspection has been disabled")
+QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
+
+
+def with_code(error: GraphQLError, code: str) -> GraphQLError:
+    """``error`` carrying ``extensions.code``: how a check that refuses a document says which."""
+    error.extensions = {**(error.extensions or {}), "code": code}
+    return error
 
 
 def error_code(error: GraphQLError) -> tuple[str, bool]:
     """(extensions.code, whether the message may be shown) for one error of a result."""
     original = error.original_error
     if original is None:
-        if any(p.search(error.message) for p in _LIMIT_MESSAGES):
-            return "QUERY_TOO_COMPLEX", True
-        if _INTROSPECTION.search(error.message):
-            return "INTROSPECTION_DISABLED", True
-        return "GRAPHQL_VALIDATION_FAILED", True
+        # Parsing and validation errors; our limit checks tag theirs (with_code).
+        code = (error.extensions or {}).get("code")
+        return (code if isinstance(code, str) else "GRAPHQL_VALIDATION_FAILED"), True
     if isinstance(original, ClientError):
         return original.code, True
     if isinstance(original, DatabaseUnavailable):
@@ -110,6 +117,7 @@ def format_error(error: GraphQLError, request_id: str) -> tuple[dict[str, Any], 
     return formatted, code
 
 
-def request_error(message: str, code: str, **extra: Any) -> dict[str, Any]:
-    """An error of the request itself (no execution happened)."""
-    return {"message": message, "extensions": {"code": code, **extra}}
+def refusal_body(refusal: RequestRefused) -> dict[str, Any]:
+    """The GraphQL response of a refused request: its one error, no data."""
+    extensions = {"code": refusal.code, **refusal.extensions}
+    return {"errors": [{"message": refusal.reason, "extensions": extensions}]}

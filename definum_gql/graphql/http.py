@@ -1,8 +1,10 @@
-"""``/graphql`` over HTTP: GET (queries, cacheable) and POST JSON, the token check, GraphiQL.
+"""``/graphql`` over HTTP: Strawberry's ASGI view with our token check, errors and GraphiQL.
 
-The endpoint is ours rather than strawberry's view so that the token is checked before anything
-runs (HTTP 401/403 with a GraphQL error), a database outage answers 503, and the GraphiQL page
-loads its scripts from this server (``/graphql/static``), never from a CDN.
+Strawberry asks for the context before it reads the body: ``get_context`` checks the token there
+(HTTP 401/403) and opens the request's database context, which stays open until the response is
+built. Refusals, a database outage (503) and malformed requests (400) are answered with a GraphQL
+error in JSON, and the GraphiQL page loads its scripts from this server (``/graphql/static``),
+never from a CDN.
 """
 
 from __future__ import annotations
@@ -10,23 +12,31 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
 
 import strawberry
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types.graphql import OperationType
+from strawberry.types import ExecutionResult
 
 from definum_gql.auth import Authenticator, Refusal, Refused, client_address
 from definum_gql.config import AuthMode
 from definum_gql.graphql.context import Context
-from definum_gql.graphql.errors import AuthFailure, format_error, request_error
-from definum_gql.moodle.site import DatabaseReadError, DatabaseUnavailable, Moodle
+from definum_gql.graphql.errors import RequestRefused, format_error, refusal_body
+from definum_gql.moodle.site import DatabaseReadError, DatabaseUnavailable, Moodle, RequestContext
 
 log = logging.getLogger("definum_gql.graphql")
 
@@ -40,14 +50,7 @@ ASSETS = (
     "definum-graphiql.js",
 )
 GET_CACHE = "private, max-age=30"
-
-
-class BadRequest(Exception):
-    """The HTTP request does not carry a GraphQL request."""
-
-
-def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers=headers)
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="definum-gql"'}
 
 
 def _bearer(request: Request) -> str | None:
@@ -56,41 +59,6 @@ def _bearer(request: Request) -> str | None:
     if scheme.lower() != "bearer":
         return None
     return token.strip() or None
-
-
-def _wants_html(request: Request) -> bool:
-    return "text/html" in request.headers.get("accept", "")
-
-
-async def _graphql_params(request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
-    if request.method == "GET":
-        raw: dict[str, Any] = dict(request.query_params)
-        variables = raw.get("variables")
-        if variables:
-            try:
-                raw["variables"] = json.loads(variables)
-            except ValueError:
-                raise BadRequest("'variables' is not JSON") from None
-    else:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in ("application/json", "application/graphql-response+json"):
-            raise BadRequest("POST a JSON body (Content-Type: application/json)")
-        try:
-            raw = json.loads(await request.body())
-        except ValueError:
-            raise BadRequest("the body is not JSON") from None
-        if not isinstance(raw, dict):
-            raise BadRequest("the body must be a JSON object with a 'query'")
-    query = raw.get("query")
-    if not isinstance(query, str) or not query.strip():
-        raise BadRequest("no GraphQL query found (send 'query')")
-    variables = raw.get("variables")
-    if variables is not None and not isinstance(variables, dict):
-        raise BadRequest("'variables' must be a JSON object")
-    operation = raw.get("operationName")
-    if operation is not None and not isinstance(operation, str):
-        raise BadRequest("'operationName' must be a string")
-    return query, variables, operation
 
 
 # Refusals of the token itself (HTTP 401); the others refuse a valid token.
@@ -104,20 +72,20 @@ _TOKEN_REFUSALS = {
 }
 
 
-def _auth_failure(outcome: Refused) -> AuthFailure:
+def _auth_failure(outcome: Refused) -> RequestRefused:
     reason = outcome.refusal
     if reason in _TOKEN_REFUSALS:
         code, message = _TOKEN_REFUSALS[reason]
-        return AuthFailure(message, code, reason.value, 401)
+        return RequestRefused(401, message, code, headers=CHALLENGE, reason=reason.value)
     if reason is Refusal.MAINTENANCE:
-        return AuthFailure(
+        return RequestRefused(
+            503,
             "The site is undergoing maintenance and is currently not available",
             "SITE_MAINTENANCE",
-            reason.value,
-            503,
+            reason=reason.value,
         )
     message = _FORBIDDEN.get(reason, "Access control exception").format(outcome.detail)
-    return AuthFailure(message, "FORBIDDEN", reason.value, 403)
+    return RequestRefused(403, message, "FORBIDDEN", reason=reason.value)
 
 
 _FORBIDDEN = {
@@ -132,116 +100,169 @@ _FORBIDDEN = {
 }
 
 
-class GraphQLEndpoint:
+def _refusal(error: HTTPException) -> RequestRefused:
+    """Strawberry's HTTP errors as ours; it raises them from the schema's exception."""
+    if isinstance(error, RequestRefused):
+        return error
+    cause = error.__cause__
+    if isinstance(cause, InvalidOperationTypeError):
+        message = "Only queries are served (definum-gql is read-only)."
+        return RequestRefused(400, message, "GRAPHQL_VALIDATION_FAILED")
+    if isinstance(cause, CannotGetOperationTypeError):
+        message = (
+            f"Unknown or ambiguous operation {cause.operation_name!r}: name one with operationName."
+        )
+        return RequestRefused(400, message, "GRAPHQL_VALIDATION_FAILED")
+    return RequestRefused(error.status_code, error.reason, "BAD_REQUEST")
+
+
+@dataclass
+class _Exchange:
+    """What one HTTP request carries from one of Strawberry's hooks to the next."""
+
+    request_id: str
+    #: Holds the request's database context (opened by get_context) until the response is built.
+    held: AsyncExitStack
+    #: Strawberry's sub-response: the status and headers of an executed request's answer.
+    response: Response | None = None
+
+
+def _exchange(request: Request) -> _Exchange:
+    exchange: _Exchange = request.state.graphql
+    return exchange
+
+
+class GraphQLView(GraphQL[Context, None]):
     """The ``/graphql`` route."""
 
     def __init__(
         self, moodle: Moodle, schema: strawberry.Schema, authenticator: Authenticator
     ) -> None:
+        super().__init__(schema, subscription_protocols=())
         self.moodle = moodle
-        self.schema = schema
         self.authenticator = authenticator
 
-    async def handle(self, request: Request) -> Response:
-        if request.method == "GET" and "query" not in request.query_params and _wants_html(request):
-            return graphiql_page(request)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        # Strawberry asks for the context (our token check) before it serves the IDE page.
+        if self.should_render_graphql_ide(self.request_adapter_class(request)):
+            response = await self.render_graphql_ide(request)
+        else:
+            response = await self._answer(request)
+        await response(scope, receive, send)
+
+    async def _answer(self, request: Request) -> Response:
+        # Around run: Strawberry's __call__ answers HTTPException in plain text, and no hook of
+        # its spans a request (the database context opened in get_context, closed once built).
         request_id = uuid.uuid4().hex[:12]
         try:
-            query, variables, operation = await _graphql_params(request)
-        except BadRequest as exc:
-            return _json({"errors": [request_error(str(exc), "BAD_REQUEST")]}, 400)
-        if self.moodle.settings.auth is not AuthMode.off and _bearer(request) is None:
-            error = request_error(
-                "Authentication required: send 'Authorization: Bearer <token>' with a Moodle "
-                "web service token.",
-                "MISSING_TOKEN",
-            )
-            return _json(
-                {"errors": [error]}, 401, {"WWW-Authenticate": 'Bearer realm="definum-gql"'}
-            )
-        try:
-            return await self._execute(request, request_id, query, variables, operation)
-        except AuthFailure as exc:
-            log.info("request %s refused: %s", request_id, exc.reason)
-            headers = (
-                {"WWW-Authenticate": 'Bearer realm="definum-gql"'} if exc.status == 401 else {}
-            )
-            error = request_error(str(exc), exc.code, reason=exc.reason)
-            return _json({"errors": [error]}, exc.status, headers)
-        except DatabaseUnavailable as exc:
-            log.error("request %s: database unavailable: %s", request_id, exc)
-            error = request_error("The Moodle database is unavailable.", "DATABASE_UNAVAILABLE")
-            return _json({"errors": [error]}, 503)
-        except DatabaseReadError as exc:
-            log.error("request %s: database error: %s", request_id, exc)
-            error = request_error(f"Unexpected error (request {request_id}).", "INTERNAL_ERROR")
-            return _json({"errors": [error]}, 500)
+            async with AsyncExitStack() as held:
+                request.state.graphql = _Exchange(request_id, held)
+                return await self.run(request)
+        except HTTPException as error:
+            refused = _refusal(error)
+            reason = refused.extensions.get("reason", refused.code)
+            log.info("request %s refused: %s", request_id, reason)
+            return JSONResponse(refusal_body(refused), refused.status_code, refused.headers)
 
-    async def _execute(
-        self,
-        request: Request,
-        request_id: str,
-        query: str,
-        variables: dict[str, Any] | None,
-        operation: str | None,
-    ) -> Response:
-        moodle = self.moodle
-        settings = moodle.settings
-        async with moodle.request() as stats:
-            caller_id: int | None = None
-            if settings.auth is not AuthMode.off:
-                peer = request.client.host if request.client else None
-                address = client_address(peer, request.headers.items(), settings.trusted_proxies)
-                auth = self.authenticator
-                caller = await auth.authenticate(stats, _bearer(request), address)
-                if isinstance(caller, Refused):
-                    raise _auth_failure(caller)
-                denied = await auth.check_service(stats, caller)
-                if denied is not None:
-                    raise _auth_failure(denied)
-                caller_id = caller.user_id
-            context = Context(stats=stats, request_id=request_id, caller_id=caller_id)
-            try:
-                result = await self.schema.execute(
-                    query,
-                    variable_values=variables,
-                    context_value=context,
-                    operation_name=operation,
-                    allowed_operation_types=(OperationType.QUERY,),
-                )
-            except InvalidOperationTypeError:
-                refusal = request_error(
-                    "Only queries are served (definum-gql is read-only).",
-                    "GRAPHQL_VALIDATION_FAILED",
-                )
-                return _json({"errors": [refusal]}, 400)
-            except CannotGetOperationTypeError:
-                refusal = request_error(
-                    f"Unknown or ambiguous operation {operation!r}: name one with operationName.",
-                    "GRAPHQL_VALIDATION_FAILED",
-                )
-                return _json({"errors": [refusal]}, 400)
-        body: dict[str, Any] = {}
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        """The token check (before the body is read) and the request's database context."""
+        assert isinstance(request, Request)
+        exchange = _exchange(request)
+        auth = self.moodle.settings.auth is not AuthMode.off
+        token = _bearer(request)
+        if auth and token is None:
+            message = (
+                "Authentication required: send 'Authorization: Bearer <token>' with a Moodle "
+                "web service token."
+            )
+            raise RequestRefused(401, message, "MISSING_TOKEN", headers=CHALLENGE)
+        try:
+            stats = await exchange.held.enter_async_context(self.moodle.request())
+            caller_id = await self._caller(request, stats, token) if auth else None
+        except DatabaseUnavailable as exc:
+            log.error("request %s: database unavailable: %s", exchange.request_id, exc)
+            message = "The Moodle database is unavailable."
+            raise RequestRefused(503, message, "DATABASE_UNAVAILABLE") from exc
+        except DatabaseReadError as exc:
+            log.error("request %s: database error: %s", exchange.request_id, exc)
+            message = f"Unexpected error (request {exchange.request_id})."
+            raise RequestRefused(500, message, "INTERNAL_ERROR") from exc
+        return Context(stats=stats, request_id=exchange.request_id, caller_id=caller_id)
+
+    async def _caller(self, request: Request, stats: RequestContext, token: str | None) -> int:
+        settings = self.moodle.settings
+        peer = request.client.host if request.client else None
+        address = client_address(peer, request.headers.items(), settings.trusted_proxies)
+        caller = await self.authenticator.authenticate(stats, token, address)
+        if isinstance(caller, Refused):
+            raise _auth_failure(caller)
+        denied = await self.authenticator.check_service(stats, caller)
+        if denied is not None:
+            raise _auth_failure(denied)
+        return caller.user_id
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        assert isinstance(request, Request)
+        response = await super().get_sub_response(request)
+        response.headers["Cache-Control"] = GET_CACHE if request.method == "GET" else "no-store"
+        response.headers["Vary"] = "Authorization"
+        _exchange(request).response = response
+        return response
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData):
+            if not (data.query or "").strip():
+                raise HTTPException(400, "No GraphQL query found (send 'query').")
+            if not isinstance(data.operation_name, str | None):
+                raise HTTPException(400, "'operationName' must be a string.")
+        return data
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # The body, and GET's variables and extensions, are objects; Strawberry would fail on
+        # any other JSON body with a 500.
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict):
+            raise HTTPException(400, "Expected a JSON object.")
+        return parsed
+
+    def encode_json(self, data: object) -> bytes:
+        # As Starlette's JSONResponse writes the refusals: UTF-8 rather than \u escapes.
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8")
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """Errors formatted with the request id (unexpected ones masked), and the HTTP status."""
+        exchange = _exchange(request)
+        body: GraphQLHTTPResponse = {}
         status = 200
         if result.errors:
-            codes: list[str] = []
-            errors: list[dict[str, Any]] = []
-            for error in result.errors:
-                formatted, code = format_error(error, request_id)
-                errors.append(formatted)
-                codes.append(code)
-            body["errors"] = errors
-            if "DATABASE_UNAVAILABLE" in codes:
+            formatted = [format_error(error, exchange.request_id) for error in result.errors]
+            body["errors"] = [error for error, _ in formatted]
+            if any(code == "DATABASE_UNAVAILABLE" for _, code in formatted):
                 status = 503
-            elif result.data is None and all(
-                error.original_error is None for error in result.errors
-            ):
-                status = 400
+            elif result.data is None and all(e.original_error is None for e in result.errors):
+                status = 400  # refused before execution: parsing, validation, limits
         if result.data is not None or status == 200:
             body["data"] = result.data
-        headers = {"Cache-Control": GET_CACHE if request.method == "GET" else "no-store"}
-        headers["Vary"] = "Authorization"
-        return _json(body, status, headers)
+        assert exchange.response is not None
+        exchange.response.status_code = status
+        return body
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # Only for browsers: a script's GET without a query (Accept: */*) is a bad request.
+        browser = "text/html" in request.headers.get("accept", "")
+        return browser and super().should_render_graphql_ide(request)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page(request)
 
 
 def graphiql_page(request: Request) -> Response:
@@ -257,8 +278,8 @@ def graphiql_page(request: Request) -> Response:
 def routes(
     moodle: Moodle, schema: strawberry.Schema, authenticator: Authenticator
 ) -> list[BaseRoute]:
-    endpoint = GraphQLEndpoint(moodle, schema, authenticator)
+    view = GraphQLView(moodle, schema, authenticator)
     return [
         Mount("/graphql/static", app=StaticFiles(directory=STATIC), name="graphql-static"),
-        Route("/graphql", endpoint.handle, methods=["GET", "POST"], name="graphql"),
+        Route("/graphql", view, methods=["GET", "POST"], name="graphql"),
     ]
