@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -52,9 +53,9 @@ async def test_a_refused_token_is_answered_before_the_body_is_read(
         reads.append("body")
         return {"type": "http.request", "body": b'{"query": "{ __typename }"}', "more_body": False}
 
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     for token in (None, "f" * 32):
