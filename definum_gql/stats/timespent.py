@@ -310,7 +310,14 @@ async def folded_trails(
     if ids and plan.ranges:
         if params.enrolmentfilter:
             starts = await ctx.reader.rows(ctx.statements.enrolment_starts, ids, high=plan.high)
-        rows = await ctx.reader.rows(ctx.statements.log_rows, ids, low=plan.low, high=plan.high)
+        if len(ids) > CHUNK:
+            span = await ctx.reader.rows(
+                ctx.statements.log_span, first=ids[0], last=ids[-1], low=plan.low, high=plan.high
+            )
+            wanted = set(ids)
+            rows = [r for r in span if r[0] in wanted]
+        else:
+            rows = await ctx.reader.rows(ctx.statements.log_rows, ids, low=plan.low, high=plan.high)
     return fold_trails(
         ids, ranges, rows, starts, algorithms, params=params, tz=tz or ctx.tz, now=ctx.now
     )
