@@ -16,7 +16,14 @@ from definum_gql.moodle.engine import READER_OPTION
 from definum_gql.moodle.reader import GLOBAL_LISTENERS
 from definum_gql.moodle.site import Moodle
 from tests.builders import NOW, Site
-from tests.databases import BACKENDS, TestDatabase, create_database, drop_database, settings_for
+from tests.databases import (
+    BACKENDS,
+    MakeMoodle,
+    TestDatabase,
+    create_database,
+    drop_database,
+    settings_for,
+)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -86,6 +93,24 @@ async def moodle(settings: Settings, frozen_now: int) -> AsyncIterator[Moodle]:
     instance = Moodle.from_settings(settings, clock=lambda: float(frozen_now))
     yield instance
     await instance.dispose()
+
+
+@pytest.fixture
+async def moodle_with(database: TestDatabase, frozen_now: int) -> AsyncIterator[MakeMoodle]:
+    """Makes a Moodle view with some caches (or other settings) turned back on, clock frozen."""
+    made: list[Moodle] = []
+
+    def make(**values: Any) -> Moodle:
+        made.append(
+            Moodle.from_settings(
+                settings_for(database.url, **values), clock=lambda: float(frozen_now)
+            )
+        )
+        return made[-1]
+
+    yield make
+    for instance in made:
+        await instance.dispose()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from definum_gql.config import Settings
+from definum_gql.moodle.site import Moodle
 from definum_gql.moodle.tables import MoodleTables, moodle_tables
 
 BACKENDS = ("sqlite", "postgresql", "mariadb")
@@ -43,6 +45,10 @@ NO_CACHES: dict[str, Any] = {
     "month_cache_entries": 0,
     "current_month_cache_seconds": 0,
 }
+
+
+#: What the ``moodle_with`` fixture gives: settings overrides in, a Moodle view out.
+MakeMoodle = Callable[..., Moodle]
 
 
 def settings_for(url: str, **values: Any) -> Settings:

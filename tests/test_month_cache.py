@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from definum_gql.moodle.site import Moodle
 from definum_gql.stats.activity import monthly_activity
 from definum_gql.stats.months import Month
-from tests import databases
 from tests.builders import NOW, Site
+from tests.databases import MakeMoodle
 from tests.graphql_support import StatementCounter
 
 # NOW is 2026-11-25 (Paris): October is closed, November is the current month.
@@ -20,14 +18,9 @@ NOV_DAY = NOW - 3 * 86400
 
 
 @pytest.fixture
-async def cached(database: databases.TestDatabase) -> AsyncIterator[Moodle]:
+def cached(moodle_with: MakeMoodle) -> Moodle:
     """Closed months cached in the process; the current month never (TTL 0)."""
-    settings = databases.settings_for(
-        database.url, month_cache_entries=1000, current_month_cache_seconds=0
-    )
-    moodle = Moodle.from_settings(settings, clock=lambda: float(NOW))
-    yield moodle
-    await moodle.dispose()
+    return moodle_with(month_cache_entries=1000, current_month_cache_seconds=0)
 
 
 async def test_closed_months_are_read_once_and_the_current_month_each_time(

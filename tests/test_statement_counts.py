@@ -6,7 +6,6 @@ whether it went straight to the driver or through SQLAlchemy).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -19,6 +18,7 @@ from definum_gql.moodle.site import Moodle
 from definum_gql.rest import rest_routes
 from tests import databases
 from tests.builders import NOW, Site
+from tests.databases import MakeMoodle
 from tests.graphql_support import StatementCounter
 from tests.rest_support import PEER, params, ready
 
@@ -29,14 +29,9 @@ DAY = NOW - 3 * 86400
 
 
 @pytest.fixture
-async def cached(database: databases.TestDatabase) -> AsyncIterator[Moodle]:
+def cached(moodle_with: MakeMoodle) -> Moodle:
     """A Moodle as served: site configuration and checked tokens cached, month cache off."""
-    settings = databases.settings_for(
-        database.url, site_cache_seconds=3600, token_cache_seconds=3600
-    )
-    moodle = Moodle.from_settings(settings, clock=lambda: float(NOW))
-    yield moodle
-    await moodle.dispose()
+    return moodle_with(site_cache_seconds=3600, token_cache_seconds=3600)
 
 
 async def _learner(site: Site) -> int:
