@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     service: str = Field(
         default="definum", description="External service shortname whose tokens are accepted."
     )
+    self_services: list[str] = Field(
+        default_factory=list,
+        description="Other services' shortnames (e.g. moodle_mobile_app) whose tokens GraphQL"
+        " accepts to read their owner only.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     auth: AuthMode = Field(default=AuthMode.on, description="'off' only for the demo.")
@@ -68,6 +73,12 @@ class Settings(BaseSettings):
         default=None, description="Real Moodle to forward other web service functions to."
     )
     pool_size: int = Field(default=10, ge=1, le=200)
+    max_rest_body: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="Bytes a REST request body may hold."
+    )
+    max_graphql_body: int = Field(
+        default=1024 * 1024, ge=1024, description="Bytes a GraphQL request body may hold."
+    )
     site_cache_seconds: float = Field(default=30.0, ge=0)
     # block_use_stats parameters when the site has no config_plugins rows for it.
     use_stats_threshold: int = Field(default=60, ge=1, description="Minutes.")
