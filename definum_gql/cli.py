@@ -107,8 +107,6 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
 ) -> None:
     """Serve GraphQL (GraphiQL) on /graphql and the REST shim on /webservice/rest/server.php."""
-    import uvicorn
-
     settings = _settings(host=host, port=port)
     if demo:
         settings = _ensure_demo(settings)
@@ -119,19 +117,9 @@ def serve(
         os.environ["DEFINUM_HOST"] = host
     if port:
         os.environ["DEFINUM_PORT"] = str(port)
-    if workers > 1:
-        uvicorn.run(
-            "definum_gql.app:app_from_env",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=workers,
-            log_level="info",
-        )
-    else:
-        from definum_gql.app import create_app
+    from definum_gql.server import run
 
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    run(settings, workers=workers)
 
 
 @app.command()

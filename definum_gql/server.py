@@ -1,0 +1,87 @@
+"""Serving the app under uvicorn, with what every way of serving it must agree on.
+
+- Only ``DEFINUM_TRUSTED_PROXIES`` decides whose ``X-Forwarded-For`` counts (auth/addresses.py),
+  so uvicorn's own proxy-header handling is off: left on, it believes any header sent from
+  127.0.0.1 and rewrites the client address before the app sees the real peer.
+- No access log line holds a secret: the query string's ``wstoken`` (and the like) is redacted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from definum_gql.config import Settings
+
+# Query parameters that carry a secret, in any case (Moodle's, OAuth's and the usual suspects).
+SECRET_PARAMETERS = frozenset(
+    {"wstoken", "token", "privatetoken", "password", "passwd", "secret", "access_token", "key"}
+)
+_PARAMETER = re.compile(r"(?P<lead>[?&;])(?P<name>[^=&;#]*)=(?P<value>[^&;#]*)")
+
+
+def redact_target(target: str) -> str:
+    """``target`` (a path with its query string) with the value of every secret parameter hidden.
+
+    Names are compared after percent-decoding, so ``%77stoken=…`` is caught too.
+    """
+    if "?" not in target:
+        return target
+    from urllib.parse import unquote_plus
+
+    path, _, query = target.partition("?")
+
+    def hide(match: re.Match[str]) -> str:
+        name = unquote_plus(match["name"]).strip().lower()
+        # PHP reads ``wstoken[]=…`` and ``wstoken[a]=…`` as the same parameter.
+        if name.partition("[")[0] in SECRET_PARAMETERS:
+            return f"{match['lead']}{match['name']}=***"
+        return match[0]
+
+    return path + _PARAMETER.sub(hide, "?" + query)
+
+
+class RedactSecrets(logging.Filter):
+    """Hides secrets in uvicorn's access lines (its arguments hold the path with the query)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                redact_target(arg) if isinstance(arg, str) and "?" in arg else arg
+                for arg in record.args
+            )
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach the filter to uvicorn's access logger (once), whoever serves the app."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactSecrets) for f in access.filters):
+        access.addFilter(RedactSecrets())
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What ``serve`` gives uvicorn, with one worker or many."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        # Only DEFINUM_TRUSTED_PROXIES decides (auth/addresses.py client_address).
+        "proxy_headers": False,
+        "forwarded_allow_ips": "",
+        "server_header": False,
+    }
+
+
+def run(settings: Settings, workers: int = 1) -> None:
+    """Serve until stopped: the app built here (one worker) or by each worker's factory."""
+    import uvicorn
+
+    options = uvicorn_options(settings)
+    if workers > 1:
+        uvicorn.run("definum_gql.app:app_from_env", factory=True, workers=workers, **options)
+        return
+    from definum_gql.app import create_app
+
+    uvicorn.run(create_app(settings), **options)
