@@ -16,8 +16,10 @@ from starlette.routing import Route
 from definum_gql.auth import Authenticator
 from definum_gql.config import AuthMode, Settings, load_settings
 from definum_gql.graphql import graphql_routes
+from definum_gql.guards import BodyLimit, BodyRule, ForwardedRewriteGuard, graphql_too_large
 from definum_gql.moodle.site import Moodle
-from definum_gql.rest import rest_routes
+from definum_gql.rest import body_rule, rest_routes
+from definum_gql.server import install_log_redaction
 
 log = logging.getLogger("definum_gql")
 
@@ -52,6 +54,11 @@ def create_app(settings: Settings, moodle: Moodle | None = None) -> Starlette:
         *graphql_routes(site, authenticator=auth),
         *rest_routes(site, authenticator=auth),
     ]
+    install_log_redaction()
+    bodies = [
+        body_rule(settings),
+        BodyRule("/graphql", settings.max_graphql_body, graphql_too_large),
+    ]
     middleware = []
     if settings.cors_origins:
         # Dashboards served from another origin call /graphql with a bearer token.
@@ -64,6 +71,8 @@ def create_app(settings: Settings, moodle: Moodle | None = None) -> Starlette:
                 max_age=600,
             )
         )
+    # After CORS, so that a refused body still carries the CORS headers a browser needs.
+    middleware += [Middleware(ForwardedRewriteGuard), Middleware(BodyLimit, rules=bodies)]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.moodle = site
     return app

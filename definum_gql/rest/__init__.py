@@ -6,14 +6,32 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
 
 from definum_gql.auth import Authenticator
+from definum_gql.config import Settings
+from definum_gql.guards import Answer, BodyRule
 from definum_gql.moodle.site import Moodle
+from definum_gql.rest.errors import invalid_parameter
 from definum_gql.rest.openapi import openapi_document
-from definum_gql.rest.render import render_stats
+from definum_gql.rest.render import render_error, render_stats, response_headers
+from definum_gql.rest.request import parse_urlencoded, split_call
 from definum_gql.rest.server import RestServer
 
-__all__ = ["render_stats", "rest_routes"]
+__all__ = ["body_rule", "render_stats", "rest_routes"]
+
+
+def body_rule(settings: Settings) -> BodyRule:
+    """REST bodies over ``DEFINUM_MAX_REST_BODY``: Moodle's parameter error, in the format the
+    query string asks for (the body that would say otherwise is not read)."""
+
+    def refuse(scope: Scope, limit: int) -> Answer:
+        fmt = split_call(parse_urlencoded(scope.get("query_string", b"")), {}).fmt
+        error = invalid_parameter("Request body too large")
+        headers = [(k.lower().encode(), v.encode()) for k, v in response_headers(fmt).items()]
+        return Answer(error.status, headers, render_error(error, fmt, settings.debug))
+
+    return BodyRule("/webservice/rest/", settings.max_rest_body, refuse)
 
 
 def rest_routes(

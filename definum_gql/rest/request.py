@@ -12,8 +12,6 @@ from starlette.requests import Request
 from definum_gql.rest.render import JSON, XML
 from definum_gql.stats.strings import LANGS
 
-MAX_BODY = 8 * 1024 * 1024  # PHP's default post_max_size
-
 
 class PhpArray:
     """A parameter sent in array form (``userid[0]=7``): never a valid scalar."""

@@ -12,13 +12,19 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
-from definum_gql.auth import FUNCTION, Authenticator, Refused, client_address
+from definum_gql.auth import (
+    FUNCTION,
+    Authenticator,
+    Refusal,
+    Refused,
+    client_address,
+)
+from definum_gql.guards import BodyTooLarge
 from definum_gql.moodle.site import (
     DatabaseReadError,
     DatabaseUnavailable,
     Moodle,
     RequestContext,
-    SiteConfig,
 )
 from definum_gql.rest.clean import is_alpha, is_text
 from definum_gql.rest.errors import (
@@ -30,12 +36,11 @@ from definum_gql.rest.errors import (
     invalid_user,
     multiple_users,
     refused,
-    unknown_function,
+    service_not_available,
 )
 from definum_gql.rest.forward import forward
 from definum_gql.rest.render import XML, render_error, render_stats, response_headers
 from definum_gql.rest.request import (
-    MAX_BODY,
     PhpArray,
     RestCall,
     Value,
@@ -55,11 +60,6 @@ PARAMETERS = (("useridfield", "alpha"), ("userid", "text"))
 
 class _Forward(Exception):
     """The function is not ours and a Moodle is configured: pass the call on."""
-
-
-def web_services_enabled(site: SiteConfig) -> bool:
-    protocols = [p.strip() for p in site.get("webserviceprotocols").split(",")]
-    return site.get("enablewebservices").strip() == "1" and "rest" in protocols
 
 
 def validate_parameters(params: dict[str, Value]) -> tuple[str, str]:
@@ -106,10 +106,10 @@ class RestServer:
         self.forward_transport = forward_transport
 
     async def handle(self, request: Request) -> Response:
-        """Answer one call; never raises."""
+        """Answer one call; raises only for a body over its limit (guards.BodyLimit answers)."""
         fmt = XML
         try:
-            body = await self._body(request)
+            body = await request.body()
             query = parse_urlencoded(request.scope.get("query_string", b""))
             call = split_call(query, await parse_body(request, body))
             fmt = call.fmt
@@ -120,6 +120,8 @@ class RestServer:
                 return await forward(
                     request, body, self.moodle.settings.moodle_url, self.forward_transport
                 )
+        except BodyTooLarge:
+            raise  # guards.BodyLimit answers it, in the call's format
         except WsError as error:
             return self._error(error, fmt)
         except DatabaseUnavailable as exc:
@@ -131,15 +133,6 @@ class RestServer:
             log.exception("unexpected error answering a REST call")
             return self._error(internal_error(), fmt)
 
-    async def _body(self, request: Request) -> bytes:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY:
-            raise invalid_parameter("Request body too large")
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise invalid_parameter("Request body too large")
-        return body
-
     def _error(self, error: WsError, fmt: str) -> Response:
         return Response(
             render_error(error, fmt, self.moodle.settings.debug),
@@ -150,23 +143,24 @@ class RestServer:
     async def _serve(self, request: Request, call: RestCall) -> Response:
         moodle = self.moodle
         async with moodle.request(lang=call.lang, timezone=call.timezone) as ctx:
-            if not web_services_enabled(ctx.site):
-                return Response(b"", status_code=403)
             peer = request.client.host if request.client else None
             address = client_address(peer, request.headers, moodle.settings.trusted_proxies)
             caller = await self.authenticator.authenticate(ctx, call.token, address)
             if isinstance(caller, Refused):
+                if caller.refusal is Refusal.WEB_SERVICES_DISABLED:
+                    return Response(b"", status_code=403)  # as Moodle: no body
                 raise refused(caller)
             function = call.function
             if not isinstance(function, str) or function == "":
                 raise invalid_parameter("Missing function name")
-            if function != FUNCTION:
-                if moodle.settings.moodle_url:
-                    raise _Forward
-                raise unknown_function(function)
             denied = await self.authenticator.check_service(ctx, caller, function)
             if denied is not None:
                 raise refused(denied)
+            if function != FUNCTION:
+                # Known, and the token's service contains it: Moodle's to answer.
+                if moodle.settings.moodle_url:
+                    raise _Forward
+                raise service_not_available()
             field, value = validate_parameters(call.params)
             body = await self._answer(ctx, call, field, value)
         return Response(body, headers=response_headers(call.fmt))
