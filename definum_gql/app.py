@@ -17,11 +17,13 @@ from definum_gql.auth import Authenticator
 from definum_gql.config import AuthMode, Settings, load_settings
 from definum_gql.graphql import graphql_routes
 from definum_gql.guards import BodyLimit, BodyRule, ForwardedRewriteGuard, graphql_too_large
+from definum_gql.health import readiness
 from definum_gql.moodle.site import Moodle
 from definum_gql.rest import body_rule, rest_routes
 from definum_gql.server import install_log_redaction
 
 log = logging.getLogger("definum_gql")
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 def create_app(settings: Settings, moodle: Moodle | None = None) -> Starlette:
@@ -46,11 +48,21 @@ def create_app(settings: Settings, moodle: Moodle | None = None) -> Starlette:
         return RedirectResponse("/graphql")
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        # Liveness: the process answers; the database is /readyz's business.
+        return JSONResponse({"status": "ok"}, headers=NO_STORE)
+
+    async def ready(request: Request) -> Response:
+        state = await readiness(site)
+        if state.ready:
+            return JSONResponse({"status": "ready"}, headers=NO_STORE)
+        return JSONResponse(
+            {"status": "unavailable", "reason": state.reason}, status_code=503, headers=NO_STORE
+        )
 
     routes = [
         Route("/", home),
         Route("/healthz", health),
+        Route("/readyz", ready),
         *graphql_routes(site, authenticator=auth),
         *rest_routes(site, authenticator=auth),
     ]
