@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -29,8 +32,100 @@ class AuthMode(StrEnum):
     off = "off"
 
 
-def _config_file() -> Path:
-    return Path(os.environ.get("DEFINUM_CONFIG_FILE", "definum.toml"))
+#: The configuration file read when ``DEFINUM_CONFIG_FILE`` is not set (absent: no file).
+DEFAULT_CONFIG_FILE = "definum.toml"
+#: A list setting is a JSON list in the environment (``["a", "b"]``); pydantic-settings' own
+#: decoding is off so that a value that is not JSON gets our one-line message, not a traceback.
+JsonList = Annotated[list[str], NoDecode]
+#: Moodle's external service shortnames (PARAM_ALPHANUMEXT).
+_SHORTNAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
+)
+
+
+def config_file() -> tuple[Path | None, bool]:
+    """The configuration file's path and whether it was named explicitly.
+
+    ``DEFINUM_CONFIG_FILE`` names it (it must then exist; set it empty for no file at all);
+    otherwise ``definum.toml`` in the working directory is read when present.
+    """
+    named = os.environ.get("DEFINUM_CONFIG_FILE")
+    if named is None:
+        return Path(DEFAULT_CONFIG_FILE), False
+    if named.strip() == "":
+        return None, True
+    return Path(named), True
+
+
+def read_config_file() -> tuple[Path | None, dict[str, Any]]:
+    """The TOML file's settings, checked for syntax and unknown keys (one-line errors)."""
+    path, explicit = config_file()
+    if path is None:
+        return None, {}
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if not explicit:
+            return None, {}
+        raise SettingsError(f"DEFINUM_CONFIG_FILE: no such file: {path}") from None
+    except OSError as exc:
+        raise SettingsError(f"DEFINUM_CONFIG_FILE: cannot read {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SettingsError(f"DEFINUM_CONFIG_FILE: {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"DEFINUM_CONFIG_FILE: {path} is not valid TOML: {exc}") from None
+    for key in data:
+        if key not in Settings.model_fields:
+            hint = key.lower().removeprefix("definum_")
+            known = (
+                f" (write {hint!r}: keys are lower case, without DEFINUM_)"
+                if hint in Settings.model_fields
+                else " (keys are the settings' names in lower case without DEFINUM_,"
+                " e.g. table_prefix)"
+            )
+            raise SettingsError(f"DEFINUM_CONFIG_FILE: unknown setting {key!r} in {path}{known}")
+    return path, data
+
+
+def valid_subnet(entry: str) -> bool:
+    """Whether ``entry`` is one of the forms Moodle's ``address_in_subnet`` matches: an exact
+    address, ``a.b.c.d/n`` (CIDR), ``a.b.c.d-e`` (a range of the last group) or a prefix
+    ``a.b.`` (IPv6: the same four forms)."""
+    from definum_gql.auth.addresses import clean_address
+
+    entry = entry.strip()
+    if entry == "" or "," in entry:
+        return False
+    if "/" in entry:
+        address, _, mask = entry.partition("/")
+        ip = clean_address(address)
+        if ip is None or not re.fullmatch(r"0|[1-9][0-9]{0,2}", mask):
+            return False
+        return int(mask) <= (128 if ":" in ip else 32)
+    if "-" in entry:
+        start, _, end = entry.partition("-")
+        ip = clean_address(start)
+        if ip is None:
+            return False
+        if ":" in ip:
+            groups = ip.split(":")
+            return bool(re.fullmatch(r"[0-9a-fA-F]{1,4}", end)) and int(groups[-1], 16) <= int(
+                end, 16
+            )
+        last = int(ip.split(".")[-1])
+        return bool(re.fullmatch(r"[0-9]{1,3}", end)) and last <= int(end) <= 255
+    if clean_address(entry) is not None:
+        return True
+    if ":" in entry:
+        groups = entry.rstrip(":").split(":")
+        return 0 < len(groups) < 8 and all(re.fullmatch(r"[0-9a-fA-F]{1,4}", g) for g in groups)
+    octets = entry.removesuffix(".").split(".")
+    return 0 < len(octets) < 4 and all(
+        re.fullmatch(r"[0-9]{1,3}", o) and int(o) <= 255 for o in octets
+    )
 
 
 class Settings(BaseSettings):
@@ -54,19 +149,21 @@ class Settings(BaseSettings):
     service: str = Field(
         default="definum", description="External service shortname whose tokens are accepted."
     )
-    self_services: list[str] = Field(
+    self_services: JsonList = Field(
         default_factory=list,
         description="Other services' shortnames (e.g. moodle_mobile_app) whose tokens GraphQL"
         " accepts to read their owner only.",
     )
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", description="Address (or host name) to listen on.")
     port: int = Field(default=8000, ge=1, le=65535)
     auth: AuthMode = Field(default=AuthMode.on, description="'off' only for the demo.")
     debug: bool = Field(default=False, description="Adds Moodle's debuginfo to REST errors.")
-    trusted_proxies: list[str] = Field(
-        default_factory=list, description="Addresses whose X-Forwarded-For is believed."
+    trusted_proxies: JsonList = Field(
+        default_factory=list,
+        description="Addresses or subnets (Moodle's address_in_subnet forms) whose"
+        " X-Forwarded-For is believed.",
     )
-    cors_origins: list[str] = Field(
+    cors_origins: JsonList = Field(
         default_factory=list, description="Browser origins allowed to call /graphql ('*': any)."
     )
     moodle_url: str | None = Field(
@@ -141,8 +238,90 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        _, data = read_config_file()
+        toml = InitSettingsSource(settings_cls, init_kwargs=data)
         return (init_settings, env_settings, dotenv_settings, toml)
+
+    @field_validator("self_services", "trusted_proxies", "cors_origins", mode="before")
+    @classmethod
+    def _json_list(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if value.strip() == "":
+            return []
+        example = ' (a JSON list, e.g. ["a", "b"])'
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            raise ValueError(f"not JSON: {value!r}{example}") from None
+        if not isinstance(decoded, list):
+            raise ValueError(f"not a list: {value!r}{example}")
+        return decoded
+
+    @field_validator("service")
+    @classmethod
+    def _check_service(cls, value: str) -> str:
+        if not _SHORTNAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a service shortname (letters, digits, '_' and '-')")
+        return value
+
+    @field_validator("self_services")
+    @classmethod
+    def _check_services(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _SHORTNAME.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is not a service shortname (letters, digits, '_' and '-')"
+                )
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _check_host(cls, value: str) -> str:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if not _HOSTNAME.fullmatch(value):
+                raise ValueError(
+                    f"{value!r} is not an address or host name (e.g. 127.0.0.1, 0.0.0.0, ::)"
+                ) from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not valid_subnet(entry):
+                raise ValueError(
+                    f"{entry!r} is not an address or subnet (1.2.3.4, 10.0.0.0/8,"
+                    " 10.0.0.1-20, 10.0. or the IPv6 forms)"
+                )
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s?#]+", origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin (scheme://host[:port], no path or trailing"
+                    " '/'; \"*\" for any)"
+                )
+        return value
+
+    @field_validator("moodle_url")
+    @classmethod
+    def _check_moodle_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{value!r} is not an http(s) URL (e.g. https://moodle.example.org)")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -198,7 +377,7 @@ class Settings(BaseSettings):
         """The effective settings with the database password hidden."""
         data = self.model_dump(mode="json")
         if self.database_url is not None:
-            data["database_url"] = make_url(self.url()).render_as_string(hide_password=True)
+            data["database_url"] = mask_database_url(self.url())
         if self.redis_url is not None:
             data["redis_url"] = mask_url_password(self.redis_url)
         return data
@@ -214,14 +393,35 @@ def mask_url_password(url: str) -> str:
         userinfo, _, hostport = netloc.rpartition("@")
         netloc = f"{userinfo.partition(':')[0]}:***@{hostport}"
     query = "&".join(
-        f"{name}=***" if name.lower() == "password" else f"{name}={value}" if sep else name
+        f"{name}=***"
+        if name.lower() in ("password", "passwd")
+        else f"{name}={value}"
+        if sep
+        else name
         for name, sep, value in (item.partition("=") for item in parts.query.split("&") if item)
     )
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
+def mask_database_url(url: str) -> str:
+    """A SQLAlchemy URL fit to print: its password (after ``user:`` or in the query) hidden."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        shown = url
+    return mask_url_password(shown)
+
+
 class SettingsError(Exception):
-    """A setting is missing or wrong; the message is one line naming it."""
+    """A setting is missing or wrong; the message is one line naming it.
+
+    ``field`` is the Settings field at fault, when it is one (the CLI names its own flag then).
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message.partition(": ")[2] if field else message
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -230,6 +430,17 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = "DEFINUM_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise SettingsError(f"{name}: {message}") from None
+        field = str(first["loc"][0]) if first["loc"] else None
+        name = "DEFINUM_" + field.upper() if field else "settings"
+        message = " ".join(str(first["msg"]).removeprefix("Value error, ").split())
+        if field and field not in overrides and field.upper() not in _environment_names():
+            path, data = read_config_file()
+            if field in data:
+                message += f" (in {path})"
+        raise SettingsError(f"{name}: {message}", field) from None
+
+
+def _environment_names() -> set[str]:
+    return {
+        k.upper().removeprefix("DEFINUM_") for k in os.environ if k.upper().startswith("DEFINUM_")
+    }

@@ -25,7 +25,7 @@ async def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoResu
 
 
 async def run_cli(url: str, *args: str) -> tuple[int, bytes, bytes]:
-    env = {**os.environ, "DEFINUM_DATABASE_URL": url, "DEFINUM_CONFIG_FILE": "/nonexistent"}
+    env = {**os.environ, "DEFINUM_DATABASE_URL": url, "DEFINUM_CONFIG_FILE": ""}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
