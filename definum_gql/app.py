@@ -19,6 +19,7 @@ from definum_gql.graphql import graphql_routes
 from definum_gql.guards import BodyLimit, BodyRule, ForwardedRewriteGuard, graphql_too_large
 from definum_gql.health import readiness
 from definum_gql.moodle.site import Moodle
+from definum_gql.observe import Observe, install_logging
 from definum_gql.rest import body_rule, rest_routes
 from definum_gql.server import install_log_redaction
 
@@ -67,11 +68,25 @@ def create_app(settings: Settings, moodle: Moodle | None = None) -> Starlette:
         *rest_routes(site, authenticator=auth),
     ]
     install_log_redaction()
+    install_logging({"json": True, "text": False}.get(settings.log_format))
+    recorder = None
+    if settings.metrics != "off":
+        from definum_gql import metrics
+
+        recorder = metrics.Recorder()
+        if settings.metrics == "on":
+
+            async def scrape(request: Request) -> Response:
+                body, content_type = metrics.exposition()
+                return Response(body, headers={"Content-Type": content_type, **NO_STORE})
+
+            routes.append(Route("/metrics", scrape))
     bodies = [
         body_rule(settings),
         BodyRule("/graphql", settings.max_graphql_body, graphql_too_large),
     ]
-    middleware = []
+    # Outermost: every answer, refusals by the guards included, gets its line and request id.
+    middleware = [Middleware(Observe, recorder=recorder)]
     if settings.cors_origins:
         # Dashboards served from another origin call /graphql with a bearer token.
         middleware.append(

@@ -35,6 +35,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from definum_gql.observe import count_month_cache
+
 log = logging.getLogger(__name__)
 
 CLOSED_REDIS_SECONDS = 35 * 24 * 3600
@@ -156,6 +158,7 @@ class MonthCache:
                         self._remember(key, None, text)
         self.stats.hits += len(found)
         self.stats.misses += len(wanted) - len(found)
+        count_month_cache(len(found), len(wanted) - len(found))
         return found
 
     async def set_many(

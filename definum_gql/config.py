@@ -177,6 +177,16 @@ class Settings(BaseSettings):
         default=1024 * 1024, ge=1024, description="Bytes a GraphQL request body may hold."
     )
     site_cache_seconds: float = Field(default=30.0, ge=0)
+    metrics: str = Field(
+        default="off",
+        description="Prometheus metrics: 'off', 'on' (/metrics on the service's port) or a port"
+        " number (served on 127.0.0.1 at that port, apart from the service).",
+    )
+    log_format: str = Field(
+        default="auto",
+        description="Request log lines: 'json', 'text', or 'auto' (JSON unless stdout is a"
+        " terminal).",
+    )
     # block_use_stats parameters when the site has no config_plugins rows for it.
     use_stats_threshold: int = Field(default=60, ge=1, description="Minutes.")
     use_stats_lastpingcredit: int = Field(default=15, ge=0, description="Minutes.")
@@ -264,6 +274,26 @@ class Settings(BaseSettings):
         if not _SHORTNAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a service shortname (letters, digits, '_' and '-')")
         return value
+
+    @field_validator("metrics")
+    @classmethod
+    def _check_metrics(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value in ("off", "on") or (value.isdigit() and 1 <= int(value) <= 65535):
+            return value
+        raise ValueError(f"{value!r}: use 'off', 'on' or a port number")
+
+    @field_validator("log_format")
+    @classmethod
+    def _check_log_format(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("auto", "json", "text"):
+            raise ValueError(f"{value!r}: use 'auto', 'json' or 'text'")
+        return value
+
+    def metrics_port(self) -> int | None:
+        """The separate port metrics are served on, if one is set."""
+        return int(self.metrics) if self.metrics.isdigit() else None
 
     @field_validator("self_services")
     @classmethod

@@ -71,6 +71,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": False,
         "forwarded_allow_ips": "",
         "server_header": False,
+        # definum_gql.observe writes one line per request (request id, SQL count, ...).
+        "access_log": False,
     }
 
 
@@ -78,6 +80,8 @@ def run(settings: Settings, workers: int = 1) -> None:
     """Serve until stopped: the app built here (one worker) or by each worker's factory."""
     import uvicorn
 
+    if settings.metrics != "off":
+        _share_metrics(settings)
     options = uvicorn_options(settings)
     if workers > 1:
         uvicorn.run("definum_gql.app:app_from_env", factory=True, workers=workers, **options)
@@ -85,3 +89,23 @@ def run(settings: Settings, workers: int = 1) -> None:
     from definum_gql.app import create_app
 
     uvicorn.run(create_app(settings), **options)
+
+
+def _share_metrics(settings: Settings) -> None:
+    """One metrics directory for this run's workers (prometheus-client multiprocess mode), and
+    the separate listener when ``DEFINUM_METRICS`` is a port."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="definum-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    port = settings.metrics_port()
+    if port is not None:
+        from prometheus_client import start_http_server
+
+        from definum_gql.metrics import registry
+
+        start_http_server(port, addr="127.0.0.1", registry=registry())

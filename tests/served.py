@@ -60,7 +60,7 @@ async def serving(
     workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
     process = await asyncio.create_subprocess_exec(
         *argv,
-        env={**os.environ, "DEFINUM_CONFIG_FILE": "/nonexistent", **env},
+        env={**os.environ, "DEFINUM_CONFIG_FILE": "", **env},
         # uvicorn's access lines go to stdout, the rest to stderr: one stream keeps their order.
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,

@@ -116,7 +116,7 @@ async def test_access_lines_never_hold_a_token(
     log = served.log.decode()
     assert "wstoken=***&wsfunction=definum_get_stats&useridfield=id&userid=5" in log
     assert "WSTOKEN[]=***&" in log
-    assert '"POST /graphql HTTP/1.1" 200' in log
+    assert '"target": "/graphql", "status": 200' in log
     assert token not in log
 
 

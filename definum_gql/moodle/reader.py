@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from definum_gql.moodle.engine import ReadOnlyViolation, refuse_writes
+from definum_gql.observe import count_statement, pool_in_use
 
 log = logging.getLogger("definum_gql.db")
 
@@ -207,10 +209,14 @@ class DriverPool:
                 if self._pool is None:
                     self._pool = await self._create()
         if self.driver == "asyncpg":
-            return await self._pool.acquire(timeout=self.TIMEOUT)
-        return await asyncio.wait_for(self._pool.acquire(), self.TIMEOUT)
+            conn = await self._pool.acquire(timeout=self.TIMEOUT)
+        else:
+            conn = await asyncio.wait_for(self._pool.acquire(), self.TIMEOUT)
+        pool_in_use(1)
+        return conn
 
     async def release(self, conn: Any, broken: bool = False) -> None:
+        pool_in_use(-1)
         if self.driver == "asyncpg":
             if broken:
                 conn.terminate()
@@ -368,6 +374,13 @@ class Reader:
         raise AssertionError("unreachable")
 
     async def _send(self, sql: str, args: list[Any], custom_plan: bool = False) -> list[Row]:
+        started = time.perf_counter()
+        try:
+            return await self._send_timed(sql, args, custom_plan)
+        finally:
+            count_statement(time.perf_counter() - started)
+
+    async def _send_timed(self, sql: str, args: list[Any], custom_plan: bool) -> list[Row]:
         rows: list[Row]
         if not self.database.raw:
             conn = await self.connection()
@@ -413,6 +426,7 @@ class Reader:
         for attempt in (0, 1):
             first = not self._used
             conn = await self.connection()
+            started = time.perf_counter()
             try:
                 result = await conn.execute(statement)
                 rows: list[Row] = list(result.all()) if result.returns_rows else []
@@ -425,6 +439,8 @@ class Reader:
                 if attempt == 0 and first:
                     continue
                 raise DatabaseUnavailable(first_line(exc)) from exc
+            finally:
+                count_statement(time.perf_counter() - started)
             self.statements += 1
             self._used = True
             return rows

@@ -26,6 +26,7 @@ from definum_gql.moodle.site import (
     Moodle,
     RequestContext,
 )
+from definum_gql.observe import current
 from definum_gql.rest.clean import is_alpha, is_text
 from definum_gql.rest.errors import (
     WsError,
@@ -108,11 +109,14 @@ class RestServer:
     async def handle(self, request: Request) -> Response:
         """Answer one call; raises only for a body over its limit (guards.BodyLimit answers)."""
         fmt = XML
+        exchange = current()
         try:
             body = await request.body()
             query = parse_urlencoded(request.scope.get("query_string", b""))
             call = split_call(query, await parse_body(request, body))
             fmt = call.fmt
+            if exchange is not None:
+                exchange.fmt = fmt
             try:
                 return await self._serve(request, call)
             except _Forward:
@@ -134,6 +138,9 @@ class RestServer:
             return self._error(internal_error(), fmt)
 
     def _error(self, error: WsError, fmt: str) -> Response:
+        exchange = current()
+        if exchange is not None:
+            exchange.error = error.errorcode
         return Response(
             render_error(error, fmt, self.moodle.settings.debug),
             status_code=error.status,
