@@ -19,6 +19,7 @@ from definum_gql.auth import (
 from definum_gql.moodle.site import Moodle
 from definum_gql.rest.errors import refused
 from tests.builders import NOW, Site
+from tests.databases import MakeMoodle
 
 # (address, restriction, allowed) worked out by hand from Moodle's address_in_subnet rules.
 SUBNETS = [
@@ -358,3 +359,201 @@ async def test_expiry_and_address_are_checked_against_a_cached_token(
     assert isinstance(outcome, Refused)
     assert outcome.refusal is Refusal.TOKEN_EXPIRED
     assert auth.misses == 1
+
+
+# --- the site's switch, the owner's capabilities, functions and self services ---
+
+IDENTITY = "moodle/site:viewuseridentity"
+DETAILS = "moodle/user:viewdetails"
+HIDDEN = "moodle/course:viewhiddencourses"
+REST = "webservice/rest:use"
+
+
+async def test_web_services_off_refuses_every_token_first(site: Site, moodle: Moodle) -> None:
+    await _client(site, token="good")
+    await site.config(enablewebservices="0")
+    # Before the token is even looked at: missing, unknown and valid tokens alike.
+    for token in (None, "unknown", "good"):
+        assert await _reason(moodle, token) == "webservicesdisabled"
+    await site.config(enablewebservices="1", webserviceprotocols="soap,xmlrpc")
+    assert await _reason(moodle, "good") == "webservicesdisabled"
+    await site.config(webserviceprotocols="soap, rest")  # entries are trimmed
+    await _check(moodle, "good")
+
+
+async def test_the_owners_capabilities_are_read_with_the_token(site: Site, moodle: Moodle) -> None:
+    service = await site.service()
+    owner = await site.user()
+    await site.assign(owner, 4)
+    await site.assign(owner, 3)
+    for capability in (REST, IDENTITY, DETAILS):
+        await site.allow(4, capability)
+    await site.allow(3, DETAILS, permission=-1000)  # a prohibit beats role 4's allow
+    await site.allow(3, HIDDEN, permission=-1)  # "prevent" is not an allow
+    await site.token(owner, service, token="owner")
+    statements: list[str] = []
+    moodle.db.listeners.append(statements.append)
+    try:
+        caller = await _check(moodle, "owner")
+    finally:
+        moodle.db.listeners.remove(statements.append)
+    assert caller.capabilities == {REST, IDENTITY}
+    assert (caller.can(IDENTITY), caller.can(DETAILS), caller.can(HIDDEN)) == (True, False, False)
+    # The token statement answered for all of them (the site's config rows come first).
+    assert len([s for s in statements if "external_tokens" in s]) == 1
+    assert len([s for s in statements if "role_capabilities" in s]) == 1
+
+
+async def test_the_default_user_role_grants_capabilities_to_everyone(
+    site: Site, moodle: Moodle
+) -> None:
+    _owner, _service, token = await _client(site)  # role 7 allows webservice/rest:use
+    await site.allow(7, HIDDEN)
+    caller = await _check(moodle, token)
+    assert caller.capabilities == {REST, HIDDEN}
+
+
+async def test_site_admins_have_every_capability(site: Site, moodle: Moodle) -> None:
+    service = await site.service()
+    await site.token(2, service, token="admin")  # no role of the admin allows anything
+    caller = await _check(moodle, "admin")
+    assert caller.site_admin
+    assert caller.capabilities == {REST, IDENTITY, DETAILS, HIDDEN}
+    assert caller.record.capabilities == frozenset()
+
+
+async def _register(site: Site, name: str) -> None:
+    """A function in external_functions that no service of the test contains."""
+    await site.insert(
+        site.t.external_functions,
+        name=name,
+        classname="core_external",
+        methodname=name,
+        classpath="",
+        component="moodle",
+        capabilities="",
+    )
+
+
+async def test_other_functions_must_be_known_and_in_the_service(site: Site, moodle: Moodle) -> None:
+    owner = await site.user()
+    await site.allow(7)
+    both = await site.service(
+        "both", functions=("definum_get_stats", "core_webservice_get_site_info")
+    )
+    await site.token(owner, both, token="both")
+    await _register(site, "core_user_get_users")
+    assert await _service_reason(moodle, "both", "core_webservice_get_site_info") == "ok"
+    assert await _service_reason(moodle, "both", "core_user_get_users") == "servicedenied"
+    assert await _service_reason(moodle, "both", "local_nothing_here") == "invalidrecord"
+    # Names are exact, whatever the database's collation.
+    assert await _service_reason(moodle, "both", "CORE_WEBSERVICE_GET_SITE_INFO") == "invalidrecord"
+    assert await _service_reason(moodle, "both", "core_x\x00") == "invalidrecord"
+    # Our function is known even on a site that never registered it.
+    bare = await site.service("definum", functions=())
+    await site.token(owner, bare, token="bare")
+    assert await _service_reason(moodle, "bare", "definum_get_stats") == "ok"
+    assert await _service_reason(moodle, "bare", "core_webservice_get_site_info") == "servicedenied"
+
+
+async def test_a_known_function_is_still_refused_by_a_closed_service(
+    site: Site, moodle: Moodle
+) -> None:
+    owner = await site.user()
+    await site.allow(7)
+    functions = ("core_webservice_get_site_info",)
+    disabled = await site.service("off", enabled=0, functions=functions)
+    restricted = await site.service("listed", restrictedusers=1, functions=functions)
+    await site.token(owner, disabled, token="off")
+    await site.token(owner, restricted, token="listed")
+    assert await _service_reason(moodle, "off", functions[0]) == "servicedenied"
+    assert await _service_reason(moodle, "listed", functions[0]) == "servicedenied"
+    users = site.t.external_services_users
+    await site.insert(users, externalserviceid=restricted, userid=owner, validuntil=0)
+    assert await _service_reason(moodle, "listed", functions[0]) == "ok"
+
+
+async def test_a_function_lookup_is_cached_as_the_token_is(site: Site, moodle: Moodle) -> None:
+    owner = await site.user()
+    await site.allow(7)
+    service = await site.service(functions=("core_webservice_get_site_info",))
+    await site.token(owner, service, token="cached")
+    clock = _Clock()
+    auth = Authenticator(10, clock)
+    statements: list[str] = []
+    moodle.db.listeners.append(statements.append)
+    try:
+        for _ in range(2):
+            async with moodle.request() as ctx:
+                caller = await auth.authenticate(ctx, "cached", "192.0.2.10")
+                assert isinstance(caller, Caller)
+                assert (
+                    await auth.check_service(ctx, caller, "core_webservice_get_site_info") is None
+                )
+        clock.now += 10
+        async with moodle.request() as ctx:
+            caller = await auth.authenticate(ctx, "cached", "192.0.2.10")
+            assert isinstance(caller, Caller)
+            assert await auth.check_service(ctx, caller, "core_webservice_get_site_info") is None
+    finally:
+        moodle.db.listeners.remove(statements.append)
+    assert len([s for s in statements if "external_functions" in s]) == 2
+
+
+async def _graphql_access(moodle: Moodle, token: str) -> Caller | Refused:
+    async with moodle.request() as ctx:
+        auth = Authenticator(0)
+        caller = await auth.authenticate(ctx, token, "192.0.2.10")
+        assert isinstance(caller, Caller), caller
+        return await auth.graphql_access(ctx, caller)
+
+
+async def test_self_services_read_their_owner_only(
+    site: Site, moodle_with: MakeMoodle, moodle: Moodle
+) -> None:
+    owner = await site.user()
+    await site.allow(7)
+    mobile = await site.service("moodle_mobile_app", functions=("core_webservice_get_site_info",))
+    await site.token(owner, mobile, token="mobile")
+    definum = await site.service()
+    await site.token(owner, definum, token="definum")
+    other = await site.service("other", functions=("core_webservice_get_site_info",))
+    await site.token(owner, other, token="other")
+    configured = moodle_with(self_services=["moodle_mobile_app"])
+    mine = await _graphql_access(configured, "mobile")
+    assert isinstance(mine, Caller)
+    assert mine.self_only
+    assert mine.user_id == owner
+    everyone = await _graphql_access(configured, "definum")
+    assert isinstance(everyone, Caller)
+    assert not everyone.self_only
+    refused_other = await _graphql_access(configured, "other")
+    assert isinstance(refused_other, Refused)
+    assert refused_other.refusal is Refusal.SERVICE_DENIED
+    # Not opted in: the mobile token is refused as any other service's.
+    plain = await _graphql_access(moodle, "mobile")
+    assert isinstance(plain, Refused)
+    assert plain.refusal is Refusal.SERVICE_DENIED
+    # REST never takes it: definum_get_stats is not in its service.
+    assert await _service_reason(configured, "mobile") == "servicedenied"
+
+
+async def test_a_self_service_must_be_enabled_and_accept_the_owner(
+    site: Site, moodle_with: MakeMoodle
+) -> None:
+    owner = await site.user()
+    await site.allow(7)
+    off = await site.service("app_off", enabled=0, functions=())
+    listed = await site.service("app_listed", restrictedusers=1, functions=())
+    await site.token(owner, off, token="off")
+    await site.token(owner, listed, token="listed")
+    configured = moodle_with(self_services=["app_off", "app_listed"])
+    for token in ("off", "listed"):
+        outcome = await _graphql_access(configured, token)
+        assert isinstance(outcome, Refused)
+        assert outcome.refusal is Refusal.SERVICE_DENIED
+    users = site.t.external_services_users
+    await site.insert(users, externalserviceid=listed, userid=owner, validuntil=0)
+    outcome = await _graphql_access(configured, "listed")
+    assert isinstance(outcome, Caller)
+    assert outcome.self_only

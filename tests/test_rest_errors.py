@@ -32,6 +32,11 @@ UNKNOWN_FUNCTION = (
     "invalidrecord",
     "Can't find data record in database table external_functions.",
 )
+NOT_AVAILABLE = (
+    "moodle_exception",
+    "servicenotavailable",
+    "Web service is not available (it doesn't exist or might be disabled)",
+)
 MULTIPLE = (
     "dml_multiple_records_exception",
     "multiplerecordsfound",
@@ -96,6 +101,22 @@ async def _not_in_service(site: Site, p: dict[str, str]) -> None:
     await site.allow(7)
     service = await site.service("mobile", functions=("core_webservice_get_site_info",))
     await site.token(owner, service, token=TOKEN)
+
+
+async def _function_of_another_service(site: Site, p: dict[str, str]) -> None:
+    # Known to Moodle (another service has it), not in the token's 'definum' service.
+    await ready(site)
+    await site.service("mobile", functions=("core_webservice_get_site_info",))
+    p["wsfunction"] = "core_webservice_get_site_info"
+
+
+async def _function_of_the_service(site: Site, p: dict[str, str]) -> None:
+    # In the token's service too, and no DEFINUM_MOODLE_URL to forward it to.
+    owner = await site.user(username="wsclient")
+    await site.allow(7)
+    functions = ("definum_get_stats", "core_webservice_get_site_info")
+    await site.token(owner, await site.service(functions=functions), token=TOKEN)
+    p["wsfunction"] = "core_webservice_get_site_info"
 
 
 async def _service_disabled(site: Site, p: dict[str, str]) -> None:
@@ -163,6 +184,11 @@ CASES: dict[str, tuple[Setup, tuple[str, str, str]]] = {
     ),
     "site in maintenance": (_maintenance, MAINTENANCE),
     "unknown wsfunction": (_set("wsfunction", "core_webservice_get_site_info"), UNKNOWN_FUNCTION),
+    "known function not in the token's service": (_function_of_another_service, ACCESS),
+    "known function of the service, nothing to forward to": (
+        _function_of_the_service,
+        NOT_AVAILABLE,
+    ),
     "missing wsfunction": (_set("wsfunction", None), PARAMETER),
     "empty wsfunction": (_set("wsfunction", ""), PARAMETER),
     "missing useridfield": (_set("useridfield", None), PARAMETER),

@@ -203,8 +203,16 @@ async def forwarding(moodle: Moodle) -> Moodle:
     return moodle
 
 
+async def _site_info_client(site: Site) -> None:
+    """TOKEN's service offers core_webservice_get_site_info too: only then is it forwarded."""
+    owner = await site.user(username="wsclient")
+    await site.allow(7)
+    functions = ("definum_get_stats", "core_webservice_get_site_info")
+    await site.token(owner, await site.service(functions=functions), token=TOKEN)
+
+
 async def test_other_functions_are_forwarded_unchanged(site: Site, forwarding: Moodle) -> None:
-    await ready(site)
+    await _site_info_client(site)
     transport, seen = _upstream()
     query = {"wstoken": TOKEN, "wsfunction": "core_webservice_get_site_info"}
     got = await call(forwarding, query, forward_transport=transport)
@@ -248,12 +256,16 @@ async def test_a_bad_token_is_not_forwarded(site: Site, forwarding: Moodle) -> N
 async def test_an_unreachable_moodle_is_a_moodle_shaped_error(
     site: Site, forwarding: Moodle
 ) -> None:
-    await ready(site)
+    await _site_info_client(site)
 
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    query = {"wstoken": TOKEN, "wsfunction": "core_x", "moodlewsrestformat": "json"}
+    query = {
+        "wstoken": TOKEN,
+        "wsfunction": "core_webservice_get_site_info",
+        "moodlewsrestformat": "json",
+    }
     response = await call(forwarding, query, forward_transport=httpx.MockTransport(refuse))
     assert response.status_code == 502
     assert response.json()["exception"] == "moodle_exception"

@@ -8,6 +8,7 @@ from definum_gql.auth.tokens import (
     Refusal,
     Refused,
     TokenRecord,
+    web_services_enabled,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "address_in_subnet",
     "clean_address",
     "client_address",
+    "web_services_enabled",
 ]

@@ -1,13 +1,15 @@
 """Web service tokens, checked the way Moodle 4.1 checks them; one check for both front doors.
 
-The order is Moodle's (``webservice_server::authenticate_user``): token, expiry, IP, then
-maintenance mode, the owner's state, and the ``webservice/rest:use`` capability. The service check
-comes later, once the function is known. The outcome is a :class:`Caller` or a :class:`Refused`
-naming a :class:`Refusal`; each door words it once (REST as Moodle's exceptions, GraphQL as codes).
+The order is Moodle's: the site's switch for web services (``webservice/rest/server.php``), then
+(``webservice_server::authenticate_user``) token, expiry, IP, maintenance mode, the owner's state,
+and the ``webservice/rest:use`` capability. The function and service checks come later, once the
+function is known. The outcome is a :class:`Caller` or a :class:`Refused` naming a
+:class:`Refusal`; each door words it once (REST as Moodle's exceptions, GraphQL as codes).
 
-The token's rows (token, owner, capability, service) are read in one statement and trusted for
+The token's rows (token, owner, capabilities, service) are read in one statement and trusted for
 ``token_cache_seconds``; expiry, IP restriction, maintenance and the owner's state are checked
-against them on every request.
+against them on every request. The owner's capabilities also say what GraphQL shows of other users
+and of hidden courses.
 """
 
 from __future__ import annotations
@@ -16,22 +18,34 @@ import hmac
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
 from definum_gql.auth.addresses import address_in_subnet
-from definum_gql.moodle.site import RequestContext
+from definum_gql.moodle.queries import CAPABILITIES, REST_CAPABILITY
+from definum_gql.moodle.site import RequestContext, SiteConfig
 
 FUNCTION = "definum_get_stats"
 _MAX_TOKEN = 128
 _CACHED_TOKENS = 10_000
+_CACHED_FUNCTIONS = 10_000
+_MAX_FUNCTION = 200  # external_functions.name
+
+
+def web_services_enabled(site: SiteConfig) -> bool:
+    """Whether the site serves web services over REST (``enablewebservices`` and REST among
+    ``webserviceprotocols``). Every door is closed when it does not: GraphQL takes the same
+    tokens."""
+    protocols = [p.strip() for p in site.get("webserviceprotocols").split(",")]
+    return site.get("enablewebservices").strip() == "1" and "rest" in protocols
 
 
 class Refusal(Enum):
     """Why a call is refused, in Moodle's order of checks (values: Moodle's error codes where
     Moodle has one; GraphQL shows them as ``extensions.reason``)."""
 
+    WEB_SERVICES_DISABLED = "webservicesdisabled"
     INVALID_TOKEN = "invalidtoken"
     TOKEN_EXPIRED = "tokenexpired"
     IP_RESTRICTED = "iprestricted"
@@ -42,6 +56,7 @@ class Refusal(Enum):
     OWNER_SUSPENDED = "wsaccessusersuspended"
     OWNER_NOLOGIN = "wsaccessusernologin"
     NO_CAPABILITY = "nocapability"
+    UNKNOWN_FUNCTION = "invalidrecord"
     SERVICE_DENIED = "servicedenied"
 
 
@@ -55,7 +70,7 @@ class Refused:
 
 @dataclass(frozen=True)
 class TokenRecord:
-    """What the token statement read: the token, its owner, capability and service."""
+    """What the token statement read: the token, its owner, capabilities and service."""
 
     token_id: int
     token: str
@@ -75,13 +90,13 @@ class TokenRecord:
     restricted_users: bool
     service_shortname: str | None
     offers_function: bool
-    allowed: bool
-    prohibited: bool
+    #: The capabilities of ``CAPABILITIES`` the owner's roles grant (site admin or not).
+    capabilities: frozenset[str]
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the token, its owner and its service."""
+    """Who is calling: the token, its owner, what the owner may do, and its service."""
 
     token_id: int
     user_id: int
@@ -91,13 +106,24 @@ class Caller:
     client_ip: str
     context_id: int
     record: TokenRecord
+    #: The owner's capabilities in the system context (every one for a site admin).
+    capabilities: frozenset[str] = frozenset()
+    #: A token of a self service (``self_services``): GraphQL shows it its owner only.
+    self_only: bool = False
+
+    def can(self, capability: str) -> bool:
+        return self.site_admin or capability in self.capabilities
+
+
+def _storable(value: str | None, limit: int) -> bool:
+    # A value that cannot be stored in the column (or sent to a driver) cannot match any row.
+    if not value or len(value) > limit:
+        return False
+    return not any(ch == "\0" or "\ud800" <= ch <= "\udfff" for ch in value)
 
 
 def _usable_token(token: str | None) -> bool:
-    # A token that cannot be stored in the column (or sent to a driver) cannot match any row.
-    if not token or len(token) > _MAX_TOKEN:
-        return False
-    return not any(ch == "\0" or "\ud800" <= ch <= "\udfff" for ch in token)
+    return _storable(token, _MAX_TOKEN)
 
 
 def php_truthy(value: str | None) -> bool:
@@ -124,8 +150,7 @@ def _record(row: Any) -> TokenRecord:
         restricted,
         shortname,
         offers,
-        allowed,
-        prohibited,
+        *granted,
     ) = row
     return TokenRecord(
         token_id=int(token_id),
@@ -146,8 +171,7 @@ def _record(row: Any) -> TokenRecord:
         restricted_users=bool(restricted),
         service_shortname=shortname,
         offers_function=bool(offers),
-        allowed=bool(allowed),
-        prohibited=bool(prohibited),
+        capabilities=frozenset(c for c, flag in zip(CAPABILITIES, granted, strict=True) if flag),
     )
 
 
@@ -165,6 +189,7 @@ class Authenticator:
         self.hits = 0
         self.misses = 0
         self._records: OrderedDict[str, tuple[float, TokenRecord]] = OrderedDict()
+        self._functions: OrderedDict[tuple[int, str], tuple[float, bool, bool]] = OrderedDict()
 
     async def _read(self, ctx: RequestContext, token: str) -> TokenRecord | None:
         if self.ttl > 0:
@@ -198,7 +223,10 @@ class Authenticator:
     async def authenticate(
         self, ctx: RequestContext, token: str | None, client_ip: str
     ) -> Caller | Refused:
-        """Moodle's token checks up to the capability (contract section 2, steps 1 to 5)."""
+        """Moodle's token checks up to the capability (contract sections 1 and 2, steps 1 to 5),
+        the site's switch for web services first."""
+        if not web_services_enabled(ctx.site):
+            return Refused(Refusal.WEB_SERVICES_DISABLED)
         if not _usable_token(token):
             return Refused(Refusal.INVALID_TOKEN)
         assert token is not None
@@ -225,7 +253,7 @@ class Authenticator:
         ):
             if failed:
                 return Refused(refusal, record.username)
-        if not admin and (not record.allowed or record.prohibited):
+        if not admin and REST_CAPABILITY not in record.capabilities:
             return Refused(Refusal.NO_CAPABILITY)
         return Caller(
             token_id=record.token_id,
@@ -236,26 +264,53 @@ class Authenticator:
             client_ip=client_ip,
             context_id=record.context_id,
             record=record,
+            capabilities=frozenset(CAPABILITIES) if admin else record.capabilities,
         )
 
     async def check_service(
         self, ctx: RequestContext, caller: Caller, function: str = FUNCTION
     ) -> Refused | None:
-        """The token's service must be enabled, offer ``function`` and accept the caller.
+        """Contract section 2, steps 6 and 7: ``function`` is known and the token's service,
+        enabled, contains it and accepts the caller.
 
-        A service whose shortname is our ``service`` setting offers ``definum_get_stats`` even
-        without an ``external_services_functions`` row: sites that never installed the PHP plugin
-        have none.
+        ``definum_get_stats`` is known even where ``external_functions`` lacks it, and a service
+        whose shortname is our ``service`` setting offers it even without an
+        ``external_services_functions`` row: sites that never installed the PHP plugin have
+        neither. Any other function is looked up (one statement, cached as the token is).
         """
         record = caller.record
-        denied = Refused(Refusal.SERVICE_DENIED, function)
-        if not record.service_found or not record.service_enabled or function != FUNCTION:
-            return denied
-        configured = record.service_shortname == ctx.settings.service
-        if not (configured or record.offers_function):
-            return denied
-        if not record.restricted_users:
+        if function == FUNCTION:
+            configured = record.service_shortname == ctx.settings.service
+            contained = configured or record.offers_function
+        else:
+            known, contained = await self._function(ctx, caller.service_id, function)
+            if not known:
+                return Refused(Refusal.UNKNOWN_FUNCTION, function)
+        if contained and await self._admits(ctx, caller):
             return None
+        return Refused(Refusal.SERVICE_DENIED, function)
+
+    async def graphql_access(self, ctx: RequestContext, caller: Caller) -> Caller | Refused:
+        """Whom a GraphQL caller may read: a token whose service offers ``definum_get_stats``
+        reads every learner (within its owner's capabilities); a token of a self service
+        (``self_services``, enabled, the owner accepted) reads its owner only."""
+        denied = await self.check_service(ctx, caller)
+        if denied is None:
+            return caller
+        shortname = caller.record.service_shortname
+        selfservice = bool(shortname) and shortname in ctx.settings.self_services
+        if selfservice and await self._admits(ctx, caller):
+            return replace(caller, self_only=True)
+        return denied
+
+    async def _admits(self, ctx: RequestContext, caller: Caller) -> bool:
+        """The token's service is enabled and, when it lists its users, lists the caller (that
+        row's expiry and IP restriction apply)."""
+        record = caller.record
+        if not record.service_found or not record.service_enabled:
+            return False
+        if not record.restricted_users:
+            return True
         rows = await ctx.reader.rows(
             ctx.statements.service_users, service=caller.service_id, user=caller.user_id
         )
@@ -264,5 +319,27 @@ class Authenticator:
                 continue
             if php_truthy(iprestriction) and not address_in_subnet(caller.client_ip, iprestriction):
                 continue
-            return None
-        return denied
+            return True
+        return False
+
+    async def _function(
+        self, ctx: RequestContext, service_id: int, function: str
+    ) -> tuple[bool, bool]:
+        """(whether ``function`` is in ``external_functions``, whether the service contains it)."""
+        if not _storable(function, _MAX_FUNCTION):
+            return False, False
+        key = (service_id, function)
+        if self.ttl > 0:
+            cached = self._functions.get(key)
+            if cached is not None and self.clock() - cached[0] < self.ttl:
+                self._functions.move_to_end(key)
+                return cached[1], cached[2]
+        rows = await ctx.reader.rows(ctx.statements.function, function=function, service=service_id)
+        # Exact names: a MariaDB collation would match another case.
+        found = [bool(contains) for name, contains in rows if name == function]
+        known, contained = bool(found), any(found)
+        if self.ttl > 0:
+            self._functions[key] = (self.clock(), known, contained)
+            if len(self._functions) > _CACHED_FUNCTIONS:
+                self._functions.popitem(last=False)
+        return known, contained

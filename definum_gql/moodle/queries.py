@@ -41,6 +41,12 @@ CAP_ALLOW = 1
 CAP_PROHIBIT = -1000
 TOKEN_PERMANENT = 0
 REST_CAPABILITY = "webservice/rest:use"
+VIEW_USER_IDENTITY = "moodle/site:viewuseridentity"
+VIEW_USER_DETAILS = "moodle/user:viewdetails"
+VIEW_HIDDEN_COURSES = "moodle/course:viewhiddencourses"
+#: The system-context capabilities the token statement reads for the token's owner, in its
+#: column order: REST access, and what GraphQL shows of other users and of hidden courses.
+CAPABILITIES = (REST_CAPABILITY, VIEW_USER_IDENTITY, VIEW_USER_DETAILS, VIEW_HIDDEN_COURSES)
 
 
 def counted_row(log: Table) -> ColumnElement[bool]:
@@ -122,6 +128,7 @@ class Statements:
         u = t.user
         self.token = Prepared("token", lambda n: self._token())
         self.service_users = Prepared("service_users", lambda n: self._service_users())
+        self.function = Prepared("function", lambda n: self._function())
         #: The user a lookup names, by field (OIDC fields are looked up by identity.py).
         self.user_by = {f: Prepared(f"user_by_{f}", self._user_by(f)) for f in LOOKUP_FIELDS}
         #: The legacy document of the user a lookup names, in one statement (see _document).
@@ -174,10 +181,11 @@ class Statements:
         return lambda n: self._document(field)
 
     def _token(self) -> Select[Any]:
-        """The token, its owner, the owner's REST capability and its service, in one statement.
+        """The token, its owner, the owner's capabilities and its service, in one statement.
 
-        The capability is Moodle's in the system context: allowed by a role the owner holds there
-        (or the implicit default-user / guest role) and prohibited by none.
+        Each capability of :data:`CAPABILITIES` is Moodle's in the system context: allowed by a
+        role the owner holds there (or the implicit default-user / guest role) and prohibited by
+        none. Site admins have them all; the caller knows who they are.
         """
         t = self.tables
         tok, u, s = t.external_tokens, t.user, t.external_services
@@ -196,11 +204,11 @@ class Statements:
             .correlate(tok)
         )
 
-        def permission(value: int) -> Any:
+        def permission(capability: str, value: int) -> Any:
             return (
                 exists()
                 .where(
-                    rc.c.capability == REST_CAPABILITY,
+                    rc.c.capability == capability,
                     rc.c.contextid == system,
                     rc.c.permission == value,
                     or_(rc.c.roleid.in_(assigned), rc.c.roleid == implicit),
@@ -208,6 +216,10 @@ class Statements:
                 .correlate(tok)
             )
 
+        granted = [
+            _flag(and_(permission(cap, CAP_ALLOW), ~permission(cap, CAP_PROHIBIT)))
+            for cap in CAPABILITIES
+        ]
         offers = (
             exists()
             .where(
@@ -236,8 +248,7 @@ class Statements:
                 s.c.restrictedusers,
                 s.c.shortname,
                 _flag(offers),
-                _flag(permission(CAP_ALLOW)),
-                _flag(permission(CAP_PROHIBIT)),
+                *granted,
             )
             .select_from(
                 tok.outerjoin(u, u.c.id == tok.c.userid).outerjoin(
@@ -248,6 +259,19 @@ class Statements:
             .order_by(tok.c.id)
             .limit(20)
         )
+
+    def _function(self) -> Select[Any]:
+        """The web service function named ``function`` (``external_functions``), and whether the
+        service ``service`` contains it; no row when the function is unknown.
+
+        The caller compares the name exactly (a MariaDB collation matches case-insensitively).
+        """
+        ef, sf = self.tables.external_functions, self.tables.external_services_functions
+        contains = exists().where(
+            sf.c.externalserviceid == bindparam("service", type_=BigInteger),
+            sf.c.functionname == ef.c.name,
+        )
+        return select(ef.c.name, _flag(contains)).where(ef.c.name == bindparam("function"))
 
     def _service_users(self) -> Select[Any]:
         su = self.tables.external_services_users

@@ -52,6 +52,15 @@ def unknown_function(name: str) -> WsError:
     )
 
 
+def service_not_available() -> WsError:
+    """A known function the token's service allows, with no Moodle to forward it to."""
+    return WsError(
+        "moodle_exception",
+        "servicenotavailable",
+        "Web service is not available (it doesn't exist or might be disabled)",
+    )
+
+
 def invalid_user(field: str, value: str) -> WsError:
     return WsError(
         "dml_missing_record_exception",
@@ -155,6 +164,8 @@ def refused(outcome: Refused) -> WsError:
             reason.value,
             f"Refused web service access for {_OWNER_STATES[reason]}: {outcome.detail}",
         )
+    if reason is Refusal.UNKNOWN_FUNCTION:
+        return unknown_function(outcome.detail)
     if reason is Refusal.NO_CAPABILITY:
         return access_denied(
             "You are not allowed to use the {$a} protocol (missing capability: webservice/rest:use)"
