@@ -57,6 +57,8 @@ async def test_readyz_follows_the_database_while_healthz_stays_up() -> None:
         expected = await _expected_document(primary.url())
         # The learner has figures to lose: an outage must not pass for an idle month.
         assert expected["id"] == LEARNER
+        assert expected["loginsinmonth"] > 0
+        assert expected["timespentinmonth"] > 0
         rest = get(rest_target(token, LEARNER))
         graphql = post_json(
             "/graphql",

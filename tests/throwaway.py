@@ -192,10 +192,6 @@ class PgServer:
             ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *server, "-f", str(path)], limit=300
         )
 
-    async def replay_lsn(self) -> str:
-        """How far a replica has replayed the primary's WAL."""
-        return str(await self.fetchval("SELECT pg_last_wal_replay_lsn()", database="postgres"))
-
     async def pause_replay(self) -> None:
         """A replica stops applying the WAL it receives (until :meth:`resume_replay`)."""
         await self.execute("SELECT pg_wal_replay_pause()", database="postgres")
@@ -230,7 +226,7 @@ class Primary(PgServer):
             await self.psql_file(shared_dir / "moodle" / f"postgres-{part}.sql", database)
 
     async def current_lsn(self) -> str:
-        return str(await self.fetchval("SELECT pg_current_wal_lsn()", database="postgres"))
+        return str(await self.fetchval("SELECT pg_current_wal_lsn()::text", database="postgres"))
 
     async def replica(self, name: str) -> PgServer:
         """A streaming replica of this primary, on a free port, started (hot standby: it
@@ -251,7 +247,7 @@ class Primary(PgServer):
 
         async def replayed() -> bool:
             done: bool = await replica.fetchval(
-                "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", target, database="postgres"
+                "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn", target, database="postgres"
             )
             return done
 

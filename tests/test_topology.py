@@ -1,0 +1,417 @@
+"""Several replicas of definum-gql behind nginx, reading streaming replicas of the database.
+
+The shared Moodle scenario site (../shared/moodle) is loaded on a throwaway PostgreSQL primary
+with two streaming replicas (tests/throwaway.py). ``definum-gql serve`` processes read a replica
+and share Redis (a database of their own) as month cache, behind nginx (deploy/'s settings:
+next upstream on error, timeout, 502/503; passive health with max_fails/fail_timeout). A
+reference process reads the primary directly with every cache off: its answers are what the
+replicas must give. The figures of the scenario's learners (e.g. bob: 4 logins, 13,100 s in
+November 2026) were worked out by hand in tests/test_scenario.py and are checked here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from tests.databases import unreachable
+from tests.scenario import SCENARIO_NOW
+from tests.served import RawAnswer, Served, free_port
+from tests.throwaway import (
+    Nginx,
+    PgServer,
+    Primary,
+    balancer,
+    get,
+    poll,
+    post_json,
+    postgres_primary,
+    request,
+    rest_target,
+    running_nginx,
+    serve_process,
+    upstreams,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DASHBOARD = (ROOT / "queries" / "learner_dashboard.graphql").read_text()
+#: A Redis database no other test uses: flushed when the module starts and ends.
+REDIS_URL = os.environ.get("DEFINUM_TEST_TOPOLOGY_REDIS", "redis://127.0.0.1:6379/11")
+#: DEFINUM_CURRENT_MONTH_CACHE_SECONDS of the replicas.
+TTL = 2
+#: How long past the TTL a change may take to show (scheduling, WAL shipping).
+SLACK = 15.0
+CURRENT = "2026-11"  # the scenario's month (now = 2026-11-25, Europe/Paris)
+REST = "/webservice/rest/server.php"
+
+# Scenario learners and their November 2026 figures (tests/test_scenario.py, by hand).
+BOB, CHLOE, JURGEN, YAMADA = 7, 8, 9, 10
+NOVEMBER = {BOB: (4, 13100), CHLOE: (3, 8340), JURGEN: (1, 1620), YAMADA: (2, 5700)}
+
+
+@dataclass
+class Cluster:
+    primary: Primary
+    #: Read by the balanced pair (and by the processes the tests kill or starve).
+    replica: PgServer
+    #: A second replica, for a process that keeps its database when the first one's is gone.
+    spare: PgServer
+    token: str
+    #: ``definum-gql serve`` on the primary, every cache off: the answers to match.
+    reference: Served
+    redis: Redis
+
+
+def replica_env(server: PgServer) -> dict[str, str]:
+    return {
+        "DEFINUM_DATABASE_URL": server.url(),
+        "DEFINUM_REDIS_URL": REDIS_URL,
+        "DEFINUM_CURRENT_MONTH_CACHE_SECONDS": str(TTL),
+        "DEFINUM_NOW": str(SCENARIO_NOW),
+        "DEFINUM_TRUSTED_PROXIES": '["127.0.0.1"]',
+    }
+
+
+def reference_env(primary: Primary) -> dict[str, str]:
+    return {
+        "DEFINUM_DATABASE_URL": primary.url(),
+        "DEFINUM_NOW": str(SCENARIO_NOW),
+        "DEFINUM_SITE_CACHE_SECONDS": "0",
+        "DEFINUM_TOKEN_CACHE_SECONDS": "0",
+        "DEFINUM_MONTH_CACHE_ENTRIES": "0",
+        "DEFINUM_CURRENT_MONTH_CACHE_SECONDS": "0",
+    }
+
+
+async def _redis() -> Redis:
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        await client.aclose()
+        unreachable("redis", str(exc))
+    await client.flushdb()
+    return client
+
+
+@pytest.fixture(scope="module")
+async def cluster() -> AsyncIterator[Cluster]:
+    if not (SHARED / "moodle").is_dir():
+        pytest.skip("../shared is absent (a fresh clone); CI has it")
+    redis = await _redis()
+    try:
+        async with postgres_primary() as primary:
+            await primary.load_scenario(SHARED)
+            replica = await primary.replica("replica-a")
+            spare = await primary.replica("replica-b")
+            # Token 1: wsdefinum's, definum service, no IP restriction, no expiry.
+            token = str(
+                await primary.fetchval("SELECT token FROM mdl_external_tokens WHERE id = 1")
+            )
+            async with serve_process(reference_env(primary)) as reference:
+                yield Cluster(primary, replica, spare, token, reference, redis)
+    finally:
+        await redis.flushdb()
+        await redis.aclose()
+
+
+@dataclass
+class Balanced:
+    """Two processes reading the same replica, behind nginx."""
+
+    nginx: Nginx
+    first: Served
+    second: Served
+
+
+@contextlib.asynccontextmanager
+async def pair_behind_nginx(
+    first_db: PgServer, second_db: PgServer
+) -> AsyncIterator[tuple[Nginx, Served, Served]]:
+    async with (
+        serve_process(replica_env(first_db)) as first,
+        serve_process(replica_env(second_db)) as second,
+    ):
+        port = free_port()
+        async with running_nginx(balancer(port, [first.port, second.port]), port) as nginx:
+            yield nginx, first, second
+
+
+@pytest.fixture(scope="module")
+async def balanced(cluster: Cluster) -> AsyncIterator[Balanced]:
+    async with pair_behind_nginx(cluster.replica, cluster.replica) as (nginx, first, second):
+        yield Balanced(nginx, first, second)
+
+
+def rest(cluster: Cluster, learner: int) -> bytes:
+    return get(rest_target(cluster.token, learner))
+
+
+def graphql(cluster: Cluster, document: str, variables: dict[str, Any]) -> bytes:
+    return post_json(
+        "/graphql",
+        {"query": document, "variables": variables},
+        {"Authorization": f"Bearer {cluster.token}"},
+    )
+
+
+def rest_lines(served: Served) -> int:
+    """How many REST requests the process logged (one access line each, whatever its format)."""
+    return served.log.decode(errors="replace").count(REST + "?")
+
+
+async def month_keys(redis: Redis, learner: int, month: str) -> list[str]:
+    """The month-cache keys of ``learner``'s ``month`` in our Redis database (``…:month:[kind,
+    learner, month, variant]``, see definum_gql/cache.py)."""
+    found = []
+    for key in await redis.keys():
+        name = key.decode() if isinstance(key, bytes) else key
+        _, _, fields = name.partition(":month:")
+        if fields and json.loads(fields)[1:3] == [learner, month]:
+            found.append(name)
+    return found
+
+
+async def logins_on(server: PgServer, learner: int, since: int) -> int:
+    return int(
+        await server.fetchval(
+            "SELECT count(*) FROM mdl_logstore_standard_log"
+            " WHERE userid = $1 AND action = 'loggedin' AND timecreated >= $2",
+            learner,
+            since,
+        )
+    )
+
+
+NOVEMBER_START = 1793487600  # 2026-11-01 00:00 Europe/Paris
+
+
+async def test_every_process_answers_through_nginx_as_the_primary_does(
+    cluster: Cluster, balanced: Balanced
+) -> None:
+    learners = [BOB, CHLOE, YAMADA]
+    expected = {}
+    for learner in learners:
+        answer = await request(cluster.reference.port, rest(cluster, learner))
+        assert answer.status == 200
+        document = json.loads(answer.body)
+        logins, spent = NOVEMBER[learner]
+        assert (document["loginsinmonth"], document["timespentinmonth"]) == (logins, spent)
+        expected[learner] = answer.body
+    dashboard = await request(
+        cluster.reference.port, graphql(cluster, DASHBOARD, {"value": str(BOB)})
+    )
+    assert dashboard.status == 200
+    board = json.loads(dashboard.body)
+    # (Fields the token's owner may not read come back as errors, the same on every process.)
+    assert board["data"]["user"]["activity"]["logins"] == NOVEMBER[BOB][0]
+    assert board["data"]["user"]["definumStats"]["timeSpentInMonth"] == NOVEMBER[BOB][1]
+
+    first, second = balanced.first, balanced.second
+    logged = {first.port: rest_lines(first), second.port: rest_lines(second)}
+    answered_by: dict[int, int] = {first.port: 0, second.port: 0}
+    for learner in learners * 2:
+        answer = await request(balanced.nginx.port, rest(cluster, learner))
+        assert answer.status == 200
+        assert answer.body == expected[learner]
+        (backend,) = upstreams(answer)  # answered at the first try
+        answered_by[backend] += 1
+    for _ in range(2):
+        answer = await request(
+            balanced.nginx.port, graphql(cluster, DASHBOARD, {"value": str(BOB)})
+        )
+        assert answer.status == 200
+        assert json.loads(answer.body) == board
+    # Both processes answered, and each logged exactly the REST requests nginx gave it.
+    assert all(answered_by.values()), answered_by
+
+    async def logged_all() -> bool:
+        return all(
+            rest_lines(served) - logged[served.port] == answered_by[served.port]
+            for served in (first, second)
+        )
+
+    await poll(logged_all, "each process to log the REST requests nginx sent it")
+
+
+async def test_a_change_on_the_primary_shows_once_the_replica_has_it_and_the_ttl_passed(
+    cluster: Cluster, balanced: Balanced
+) -> None:
+    nginx, processes = balanced.nginx, (balanced.first, balanced.second)
+    query = rest(cluster, JURGEN)
+    before = await request(cluster.reference.port, query)
+    assert json.loads(before.body)["loginsinmonth"] == NOVEMBER[JURGEN][0]
+    through = await request(nginx.port, query)
+    assert through.body == before.body
+
+    await cluster.replica.pause_replay()
+    try:
+        # Jurgen logs in again, 10 minutes before the scenario's now.
+        await cluster.primary.execute(
+            "INSERT INTO mdl_logstore_standard_log (eventname, component, action, target,"
+            " objecttable, objectid, crud, edulevel, contextid, contextlevel, contextinstanceid,"
+            " userid, courseid, relateduserid, anonymous, other, timecreated, origin, ip,"
+            " realuserid) SELECT eventname, component, action, target, objecttable, objectid,"
+            " crud, edulevel, contextid, contextlevel, contextinstanceid, userid, courseid,"
+            " relateduserid, anonymous, other, $2, origin, ip, realuserid"
+            " FROM mdl_logstore_standard_log WHERE id = $1",
+            195,  # his November login (web)
+            SCENARIO_NOW - 600,
+        )
+        after = await request(cluster.reference.port, query)
+        assert json.loads(after.body)["loginsinmonth"] == NOVEMBER[JURGEN][0] + 1
+        assert await logins_on(cluster.primary, JURGEN, NOVEMBER_START) == 2
+        assert await logins_on(cluster.replica, JURGEN, NOVEMBER_START) == 1
+
+        # Let every cached copy of the month expire: the Redis entry outlives the processes'
+        # own copies (each is stored in the process first, then in Redis with the same TTL).
+        async def expired() -> bool:
+            return not await month_keys(cluster.redis, JURGEN, CURRENT)
+
+        await poll(expired, "the current month's cache entry to expire")
+        for served in processes:
+            # Read from the replica, which does not have the row yet: not shown.
+            answer = await request(served.port, query)
+            assert answer.body == before.body
+        answer = await request(nginx.port, query)
+        assert answer.body == before.body
+    finally:
+        await cluster.replica.resume_replay()
+
+    async def replicated() -> bool:
+        return await logins_on(cluster.replica, JURGEN, NOVEMBER_START) == 2
+
+    await poll(replicated, "the replica to replay the new login")
+
+    async def shown() -> RawAnswer | None:
+        answer = await request(nginx.port, query)
+        return answer if answer.body == after.body else None
+
+    # What the processes cached from the replica before it had the row lives at most TTL s.
+    await poll(shown, "the new login to show through nginx", deadline=TTL + SLACK)
+    for served in processes:
+
+        async def changed(port: int = served.port) -> bool:
+            return (await request(port, query)).body == after.body
+
+        await poll(changed, f"process on {served.port} to show it", deadline=TTL + SLACK)
+
+
+OCTOBER = """query October($value: String!) {
+  user(by: ID, value: $value) {
+    activityHistory(from: "2026-10", to: "2026-10") { month logins timeSpent activeDays }
+  }
+}"""
+
+
+async def test_the_second_process_answers_from_what_the_first_one_cached(
+    cluster: Cluster, balanced: Balanced
+) -> None:
+    query = graphql(cluster, OCTOBER, {"value": str(CHLOE)})
+    truth = json.loads((await request(cluster.reference.port, query)).body)
+    (october,) = truth["data"]["user"]["activityHistory"]
+    assert october["month"] == "2026-10"
+    assert october["logins"] == 1  # row 182, 2026-10-20
+
+    assert await month_keys(cluster.redis, CHLOE, "2026-10") == []
+    first = json.loads((await request(balanced.first.port, query)).body)
+    assert first == truth
+    # The first process stored the closed month in Redis, as a closed month ("c"), figures
+    # [logins, seconds, active days, per course].
+    (key,) = await month_keys(cluster.redis, CHLOE, "2026-10")
+    stored = await cluster.redis.get(key)
+    assert stored is not None
+    assert stored[:1] == b"c"
+    logins, seconds, days, by_course = json.loads(stored[1:])
+    assert (logins, seconds, days) == (
+        october["logins"],
+        october["timeSpent"],
+        october["activeDays"],
+    )
+    # Figures no log holds: if the second process shows them, it took the first's entry
+    # instead of reading the log.
+    forged = [logins + 1000, seconds + 100000, days, by_course]
+    await cluster.redis.set(key, b"c" + json.dumps(forged).encode(), keepttl=True)
+    second = json.loads((await request(balanced.second.port, query)).body)
+    assert second["data"]["user"]["activityHistory"] == [
+        {**october, "logins": logins + 1000, "timeSpent": seconds + 100000}
+    ]
+    await cluster.redis.delete(key)
+
+
+async def test_a_killed_process_loses_no_request_but_the_one_in_flight(cluster: Cluster) -> None:
+    expected = await request(cluster.reference.port, rest(cluster, BOB))
+    assert json.loads(expected.body)["loginsinmonth"] == NOVEMBER[BOB][0]
+    total, kill_after = 40, 10
+    answers: list[RawAnswer | BaseException] = []
+
+    async def stream(port: int) -> None:
+        for _ in range(total):
+            try:
+                answers.append(await request(port, rest(cluster, BOB)))
+            except (OSError, AssertionError, asyncio.IncompleteReadError) as exc:
+                answers.append(exc)
+
+    async with pair_behind_nginx(cluster.replica, cluster.replica) as (nginx, victim, survivor):
+        sending = asyncio.create_task(stream(nginx.port))
+
+        async def sent_enough() -> bool:
+            return len(answers) >= kill_after
+
+        await poll(sent_enough, f"{kill_after} answers before the kill")
+        killed_at = len(answers)  # the request in flight now is answers[killed_at]
+        victim.process.kill()
+        await victim.process.wait()
+        await asyncio.wait_for(sending, 60)
+
+    wrong = [
+        index
+        for index, answer in enumerate(answers)
+        if isinstance(answer, BaseException) or answer.status != 200 or answer.body != expected.body
+    ]
+    assert len(answers) == total
+    assert set(wrong) <= {killed_at}, [answers[index] for index in wrong]
+    served_by = [upstreams(a)[-1] for a in answers if isinstance(a, RawAnswer)]
+    assert victim.port in served_by[:killed_at]  # it was answering before the kill
+    assert set(served_by[killed_at + 1 :]) == {survivor.port}
+
+
+async def test_a_process_whose_replica_stops_is_not_ready_and_nginx_leaves_it_out(
+    cluster: Cluster,
+) -> None:
+    expected = await request(cluster.reference.port, rest(cluster, CHLOE))
+    assert json.loads(expected.body)["loginsinmonth"] == NOVEMBER[CHLOE][0]
+    async with pair_behind_nginx(cluster.replica, cluster.spare) as (nginx, kept, starved):
+        warm = [await request(nginx.port, rest(cluster, CHLOE)) for _ in range(4)]
+        assert [a.body for a in warm] == [expected.body] * 4
+        assert {upstreams(a)[0] for a in warm} == {kept.port, starved.port}
+
+        await cluster.spare.stop()
+        try:
+            down = await request(starved.port, get("/readyz"))
+            assert down.status == 503
+            assert json.loads(down.body)["reason"].startswith("the database is unavailable")
+            assert (await request(kept.port, get("/readyz"))).status == 200
+
+            answers = [await request(nginx.port, rest(cluster, CHLOE)) for _ in range(20)]
+            assert [(a.status, a.body) for a in answers] == [(200, expected.body)] * 20
+            asked = [upstreams(a) for a in answers]
+            # Every answer came from the process that kept its database; the other one was
+            # asked at most once (max_fails=1: its 503 made nginx retry, then leave it out).
+            assert {backends[-1] for backends in asked} == {kept.port}
+            assert sum(backends.count(starved.port) for backends in asked) <= 1
+            direct = await request(starved.port, rest(cluster, CHLOE))
+            assert direct.status == 503
+        finally:
+            await cluster.spare.start()
