@@ -2,17 +2,19 @@
 
 Three locks, so that a bug in our code can never change a Moodle site: the session itself is
 read-only (PostgreSQL ``default_transaction_read_only``, MariaDB ``SET SESSION TRANSACTION READ
-ONLY``, SQLite ``PRAGMA query_only``), and a cursor hook refuses any statement that is not a read
-before it is sent.
+ONLY``, SQLite ``PRAGMA query_only`` on a file opened ``mode=ro``), and a cursor hook refuses any
+statement that is not a read before it is sent. A SQLite file that does not exist is never created:
+opening it fails.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 READ_STATEMENT = re.compile(r"^\s*(SELECT|SHOW|SET|PRAGMA|EXPLAIN)\b", re.IGNORECASE)
@@ -55,6 +57,20 @@ def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
+def read_only_sqlite(url: URL) -> URL:
+    """``url`` opening its SQLite file read-only (a URI filename with ``mode=ro``).
+
+    SQLite's default mode creates a missing file; ``mode=ro`` makes opening it fail instead. An
+    in-memory database is left as it is.
+    """
+    database = url.database
+    if not database or database == ":memory:" or "mode=memory" in str(url):
+        return url
+    if not database.startswith("file:"):
+        database = "file:" + quote(database, safe="/")
+    return url.set(database=database).update_query_dict({"mode": "ro", "uri": "true"})
+
+
 def create_reader_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An engine for reading a Moodle site: pooled, autocommit and read-only.
 
@@ -69,6 +85,8 @@ def create_reader_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         kwargs["connect_args"] = {"server_settings": dict(PG_SESSION)}
     elif backend == "mysql" and "charset" not in parsed.query:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    elif backend == "sqlite":
+        parsed = read_only_sqlite(parsed)
     if backend != "sqlite":
         kwargs.update(
             pool_size=pool_size,
