@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from definum_gql.demo.model import ADMIN_ID, DAY, SYSTEM_CONTEXT_ID, DemoSpec, Person
 
@@ -40,6 +42,12 @@ _TIME = LOG_COLUMNS.index("timecreated") - 1  # position in a row before its id 
 LogRow = tuple[Any, ...]
 
 
+def month_start(now: int, tz: ZoneInfo) -> int:
+    """The first second of the month holding ``now``, in ``tz`` (the site's months)."""
+    local = datetime.fromtimestamp(now, tz).replace(day=1, hour=0, minute=0, second=0)
+    return int(local.replace(microsecond=0).timestamp())
+
+
 class Activity:
     """Generates the log of ``persons``; cron's rows (``cli_events``, by day) are merged in."""
 
@@ -49,12 +57,15 @@ class Activity:
         persons: list[Person],
         cli_events: dict[int, list[LogRow]],
         rng: random.Random,
+        tz: ZoneInfo,
     ) -> None:
         self.spec = spec
         self.now = spec.now
         self.persons = persons
         self._cli_events = cli_events
         self._log_rng = rng
+        self._early_rng = random.Random(f"early:{spec.seed}:{spec.now}")
+        self._month_start = month_start(spec.now, tz)
         self.log_rows = 0
 
     def logs(self) -> Iterator[list[tuple[Any, ...]]]:
@@ -89,7 +100,29 @@ class Activity:
                     break
         if rng.random() < 0.15:
             self._login_as(rows, midnight + rng.randint(8 * 3600, 18 * 3600))
+        self._early_sessions(rows, midnight)
         return rows
+
+    def _early_sessions(self, rows: list[tuple[Any, ...]], midnight: int) -> None:
+        """In the first day of the site's month, some learners come back before the daytime
+        sessions (06:00-19:00 UTC) begin, so the current month has activity up to ``now`` even
+        when the site is built an hour after the month began."""
+        start, now = self._month_start, self.now
+        if now - start >= DAY:
+            return
+        low, high = max(start, midnight), min(now - 60, midnight + DAY)
+        if high <= low:
+            return
+        rng = self._early_rng
+        eligible = [
+            p
+            for p in self.persons
+            if p.kind == "regular" and p.enrolments and p.active_from <= low <= p.active_until
+        ]
+        for person in rng.sample(eligible, min(len(eligible), max(3, len(eligible) // 8))):
+            t = max(rng.randint(low, high - 1), person.last_access + 600)
+            if t < high:
+                self._session(rows, person, t)
 
     def _session(self, rows: list[tuple[Any, ...]], person: Person, t: int) -> int:
         """One visit: login, pages minutes apart, sometimes a long idle gap, maybe a logout."""
@@ -166,7 +199,7 @@ class Activity:
                          uid, cid, None, 0, "null", t, "web", ip, None)
                     )  # fmt: skip
             person.note_access(t, cid)
-        if rng.random() < 0.35 and t + 60 < now:
+        if rng.random() < 0.35 and t + 300 < now:  # the logout is never after now
             t += rng.randint(10, 300)
             rows.append(
                 ("\\core\\event\\user_loggedout", "core", "loggedout", "user", "user", uid, "r",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
 from definum_gql.demo.activity import Activity, LogRow
 from definum_gql.demo.model import (
@@ -524,7 +525,9 @@ class DemoGenerator:
             )
 
     def _tokens(self, out: dict[str, list[Row]]) -> None:
-        rng, now = self._people_rng, self.now
+        # From the seed alone: a demo rebuilt with the same seed at another "now" (serve --demo
+        # refreshes it daily) keeps the tokens people pasted into GraphiQL or scripts.
+        rng, now = random.Random(f"tokens:{self.spec.seed}"), self.now
         suspended = next(p.id for p in self.persons if p.row["suspended"])
         specs = (
             ("valid", ADMIN_ID, None, 0),
@@ -575,7 +578,9 @@ class DemoGenerator:
 
     def logs(self) -> Iterator[list[LogRow]]:
         """Yields each day's log rows (with ids), ordered by time."""
-        self._activity = Activity(self.spec, self.persons, self._cli_events, self._log_rng)
+        self._activity = Activity(
+            self.spec, self.persons, self._cli_events, self._log_rng, ZoneInfo(CONFIG["timezone"])
+        )
         yield from self._activity.logs()
 
     @property
