@@ -356,7 +356,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
+        if value is None or value.get_secret_value().strip() == "":
             return None
         try:
             url = make_url(value.get_secret_value())
