@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from strawberry.dataloader import DataLoader
 
 from definum_gql.config import Settings
+from definum_gql.graphql.access import Viewer
 from definum_gql.moodle.site import RequestContext, SiteConfig
 from definum_gql.stats.months import Month
 
@@ -30,8 +31,8 @@ class Context:
 
     stats: RequestContext
     request_id: str
-    #: The token owner; None when auth is off (demo).
-    caller_id: int | None = None
+    #: The token's owner and what they may see (everything when auth is off: the demo).
+    viewer: Viewer = field(default_factory=Viewer)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
 

@@ -38,6 +38,17 @@ class ClientError(Exception):
             self.code = code
 
 
+class Forbidden(ClientError):
+    """The token's owner may not see this field; ``extensions`` name what would allow it."""
+
+    code = "FORBIDDEN"
+
+    def __init__(self, message: str, **extensions: str) -> None:
+        super().__init__(message)
+        # graphql-core copies an original error's ``extensions`` into the GraphQL error.
+        self.extensions = extensions
+
+
 class RequestRefused(HTTPException):
     """The request is answered with this one error and nothing is executed."""
 

@@ -32,8 +32,15 @@ from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
-from definum_gql.auth import Authenticator, Refusal, Refused, client_address
+from definum_gql.auth import (
+    Authenticator,
+    Refusal,
+    Refused,
+    client_address,
+    web_services_enabled,
+)
 from definum_gql.config import AuthMode
+from definum_gql.graphql.access import Viewer
 from definum_gql.graphql.context import Context
 from definum_gql.graphql.errors import RequestRefused, format_error, refusal_body
 from definum_gql.moodle.site import DatabaseReadError, DatabaseUnavailable, Moodle, RequestContext
@@ -74,6 +81,12 @@ _TOKEN_REFUSALS = {
 
 def _auth_failure(outcome: Refused) -> RequestRefused:
     reason = outcome.refusal
+    if reason is Refusal.WEB_SERVICES_DISABLED:
+        message = (
+            "Web services are turned off on this Moodle site (enablewebservices, or REST not "
+            "among webserviceprotocols): GraphQL is closed with them."
+        )
+        return RequestRefused(403, message, "WEB_SERVICES_DISABLED", reason=reason.value)
     if reason in _TOKEN_REFUSALS:
         code, message = _TOKEN_REFUSALS[reason]
         return RequestRefused(401, message, code, headers=CHALLENGE, reason=reason.value)
@@ -91,7 +104,8 @@ def _auth_failure(outcome: Refused) -> RequestRefused:
 _FORBIDDEN = {
     Refusal.NO_CAPABILITY: "The token's owner may not use web services "
     "(missing capability: webservice/rest:use).",
-    Refusal.SERVICE_DENIED: "The token's service does not offer definum_get_stats to this user.",
+    Refusal.SERVICE_DENIED: "The token's service does not offer definum_get_stats to this user "
+    "(nor is it one of the self services allowed to read their owner).",
     Refusal.MISSING_OWNER: "The token's owner (user {}) does not exist.",
     Refusal.OWNER_DELETED: "The token's owner {} is deleted.",
     Refusal.OWNER_UNCONFIRMED: "The token's owner {} is not confirmed.",
@@ -168,7 +182,8 @@ class GraphQLView(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        """The token check (before the body is read) and the request's database context."""
+        """The checks (before the body is read): a token is sent, the site serves web services,
+        the token passes; then the request's database context."""
         assert isinstance(request, Request)
         exchange = _exchange(request)
         auth = self.moodle.settings.auth is not AuthMode.off
@@ -181,7 +196,12 @@ class GraphQLView(GraphQL[Context, None]):
             raise RequestRefused(401, message, "MISSING_TOKEN", headers=CHALLENGE)
         try:
             stats = await exchange.held.enter_async_context(self.moodle.request())
-            caller_id = await self._caller(request, stats, token) if auth else None
+            if auth:
+                viewer = await self._viewer(request, stats, token)
+            elif web_services_enabled(stats.site):
+                viewer = Viewer()
+            else:
+                raise _auth_failure(Refused(Refusal.WEB_SERVICES_DISABLED))
         except DatabaseUnavailable as exc:
             log.error("request %s: database unavailable: %s", exchange.request_id, exc)
             message = "The Moodle database is unavailable."
@@ -190,19 +210,20 @@ class GraphQLView(GraphQL[Context, None]):
             log.error("request %s: database error: %s", exchange.request_id, exc)
             message = f"Unexpected error (request {exchange.request_id})."
             raise RequestRefused(500, message, "INTERNAL_ERROR") from exc
-        return Context(stats=stats, request_id=exchange.request_id, caller_id=caller_id)
+        return Context(stats=stats, request_id=exchange.request_id, viewer=viewer)
 
-    async def _caller(self, request: Request, stats: RequestContext, token: str | None) -> int:
+    async def _viewer(self, request: Request, stats: RequestContext, token: str | None) -> Viewer:
+        """The token's checks (the site's switch first), as for REST; then whom it may read."""
         settings = self.moodle.settings
         peer = request.client.host if request.client else None
         address = client_address(peer, request.headers.items(), settings.trusted_proxies)
         caller = await self.authenticator.authenticate(stats, token, address)
         if isinstance(caller, Refused):
             raise _auth_failure(caller)
-        denied = await self.authenticator.check_service(stats, caller)
-        if denied is not None:
-            raise _auth_failure(denied)
-        return caller.user_id
+        access = await self.authenticator.graphql_access(stats, caller)
+        if isinstance(access, Refused):
+            raise _auth_failure(access)
+        return Viewer.of(access)
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         assert isinstance(request, Request)

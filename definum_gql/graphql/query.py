@@ -9,14 +9,16 @@ from typing import Annotated, cast
 
 import strawberry
 
+from definum_gql.graphql.access import VIEW_HIDDEN_COURSES, VIEW_USER_DETAILS, VIEW_USER_IDENTITY
 from definum_gql.graphql.errors import ClientError
 from definum_gql.graphql.fields import described
 from definum_gql.graphql.loaders import courses_loader, users_loader
-from definum_gql.graphql.types import Course, Info, User, UserIdField
+from definum_gql.graphql.types import Course, Info, User, UserIdField, shown_course
 from definum_gql.stats import listing
 from definum_gql.stats.courses import SITE_COURSE_ID
-from definum_gql.stats.errors import UserNotFound
+from definum_gql.stats.errors import StatsError, UserNotFound
 from definum_gql.stats.identity import resolve_user
+from definum_gql.stats.users import UserRow
 
 
 @strawberry.type(description="Where a page ends, to ask for the next one.")
@@ -78,15 +80,19 @@ class UserFilter:
     active_since: str | None = strawberry.field(
         default=None,
         description="Only users whose last access is at or after this ISO 8601 date or date-time "
-        "(a date or a time without offset is read in the site timezone).",
+        "(a date or a time without offset is read in the site timezone). Needs "
+        "moodle/user:viewdetails.",
     )
     search: str | None = strawberry.field(
         default=None,
         description="Words that must each appear (case-insensitively) in the first name, last "
-        "name, email or username.",
+        "name, email or username (email and username only with moodle/site:viewuseridentity; "
+        "without it, in the names only).",
     )
     suspended: bool | None = strawberry.field(
-        default=None, description="Only suspended (true) or not suspended (false) users."
+        default=None,
+        description="Only suspended (true) or not suspended (false) users. Needs "
+        "moodle/user:viewdetails; without a value suspended users are listed like any other.",
     )
 
 
@@ -104,7 +110,9 @@ class CourseFilter:
         "name or ID number.",
     )
     visible: bool | None = strawberry.field(
-        default=None, description="Only visible (true) or hidden (false) courses."
+        default=None,
+        description="Only visible (true) or hidden (false) courses. Without "
+        "moodle/course:viewhiddencourses hidden courses are never listed and false is refused.",
     )
     completion_enabled: bool | None = strawberry.field(
         default=None, description="Only courses with (true) or without (false) completion."
@@ -174,8 +182,20 @@ After = Annotated[
 @strawberry.type(description="Learner statistics of one Moodle site (read-only).")
 class Query:
     @described(
+        "The token's owner, every field shown. Null when the server runs without "
+        "authentication (the demo)."
+    )
+    async def me(self, info: Info) -> User | None:
+        owner = info.context.viewer.user_id
+        if owner is None:
+            return None
+        row = await users_loader(info.context).load(owner)
+        return User(row=row) if row is not None else None
+
+    @described(
         "One user found by one identity field; null when no (non-deleted) user "
-        "matches, an error when several do."
+        "matches, an error when several do. Any field but ID needs "
+        "moodle/site:viewuseridentity; a self service's token finds only its owner."
     )
     async def user(
         self,
@@ -186,14 +206,28 @@ class Query:
         *,
         value: Annotated[str, strawberry.argument(description="The value to look for.")],
     ) -> User | None:
+        viewer = info.context.viewer
+        if by is not UserIdField.ID:
+            viewer.require(VIEW_USER_IDENTITY, f"Finding a user by {by.name}")
+        found: UserRow | None = None
         try:
             async with info.context.db() as stats:
-                row = await resolve_user(stats, cast(str, by.value), value)
+                found = await resolve_user(stats, cast(str, by.value), value)
         except UserNotFound:
-            return None
-        return User(row=row)
+            pass
+        except StatsError:
+            # Several matches (or none possible): a self service's token learns nothing of it.
+            viewer.require_others("Another user")
+            raise
+        if found is None or found.id != viewer.user_id:
+            # Not found is refused too: null would tell which ids exist.
+            viewer.require_others("Another user")
+        return User(row=found) if found is not None else None
 
-    @described("Users in id order, a page at a time (keyset cursors).")
+    @described(
+        "Users in id order, a page at a time (keyset cursors). Null (FORBIDDEN) for a self "
+        "service's token."
+    )
     async def users(
         self,
         info: Info,
@@ -202,17 +236,24 @@ class Query:
         filter: Annotated[
             UserFilter | None, strawberry.argument(description="Which users to list.")
         ] = None,
-    ) -> UserConnection:
+    ) -> UserConnection | None:
         ctx = info.context
+        viewer = ctx.viewer
+        viewer.require_others("Query.users")
         size = page_size(info, first)
         start = decode_cursor("user", after)
         given = filter or UserFilter()
+        if given.suspended is not None:
+            viewer.require(VIEW_USER_DETAILS, "The suspended filter")
+        if given.active_since is not None:
+            viewer.require(VIEW_USER_DETAILS, "The activeSince filter")
         flt = listing.UserFilter(
             enrolled_in_course=given.enrolled_in_course,
             in_category=given.in_category,
             include_subcategories=given.include_subcategories,
             active_since=_active_since(info, given.active_since),
             search=given.search,
+            search_identity=viewer.can(VIEW_USER_IDENTITY),
             suspended=given.suspended,
         )
         async with ctx.db() as stats:
@@ -226,16 +267,22 @@ class Query:
         ]
         return UserConnection(edges=edges, page_info=page_info, filter=flt)
 
-    @described("One course by id; null when there is none (or the site).")
+    @described(
+        "One course by id; null when there is none (or the site), FORBIDDEN when it is hidden "
+        "and the token's owner lacks moodle/course:viewhiddencourses."
+    )
     async def course(
         self, info: Info, id: Annotated[int, strawberry.argument(description="`course.id`.")]
     ) -> Course | None:
         if id == SITE_COURSE_ID:
             return None
         row = await courses_loader(info.context).load(id)
-        return Course(row=row) if row is not None else None
+        return shown_course(info, row) if row is not None else None
 
-    @described("Courses in id order, a page at a time, with aggregates.")
+    @described(
+        "Courses in id order, a page at a time, with aggregates. Null (FORBIDDEN) for a self "
+        "service's token."
+    )
     async def courses(
         self,
         info: Info,
@@ -244,16 +291,23 @@ class Query:
         filter: Annotated[
             CourseFilter | None, strawberry.argument(description="Which courses to list.")
         ] = None,
-    ) -> CourseConnection:
+    ) -> CourseConnection | None:
         ctx = info.context
+        viewer = ctx.viewer
+        viewer.require_others("Query.courses")
         size = page_size(info, first)
         start = decode_cursor("course", after)
         given = filter or CourseFilter()
+        visible = given.visible
+        if not viewer.can(VIEW_HIDDEN_COURSES):
+            if visible is False:
+                viewer.require(VIEW_HIDDEN_COURSES, "The visible: false filter")
+            visible = True
         flt = listing.CourseFilter(
             in_category=given.in_category,
             include_subcategories=given.include_subcategories,
             search=given.search,
-            visible=given.visible,
+            visible=visible,
             completion_enabled=given.completion_enabled,
         )
         async with ctx.db() as stats:

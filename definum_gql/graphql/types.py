@@ -12,6 +12,7 @@ from typing import Annotated, TypeVar, cast
 import strawberry
 from strawberry.types.enum import has_enum_definition
 
+from definum_gql.graphql.access import VIEW_HIDDEN_COURSES, VIEW_USER_DETAILS, VIEW_USER_IDENTITY
 from definum_gql.graphql.context import Context
 from definum_gql.graphql.errors import ClientError
 from definum_gql.graphql.fields import described
@@ -28,8 +29,8 @@ from definum_gql.stats import activity as stats_activity
 from definum_gql.stats import badges as stats_badges
 from definum_gql.stats import courses as stats_courses
 from definum_gql.stats import document as stats_document
+from definum_gql.stats import listing as stats_listing
 from definum_gql.stats import users as stats_users
-from definum_gql.stats.listing import completion_rate
 from definum_gql.stats.months import Month
 from definum_gql.stats.strings import format_duration
 from definum_gql.stats.timespent import Algorithm
@@ -148,15 +149,16 @@ class Course:
 
     @described(
         "Learners: distinct users with an active enrolment (any method), as the "
-        "legacy `courses` count defines it."
+        "legacy `courses` count defines it. Null (FORBIDDEN) for a self service's token, as "
+        "every learner figure of a course."
     )
-    async def enrolled_learners(self, info: Info) -> int:
-        found = await course_aggregates_loader(info.context).load(self.row.id)
+    async def enrolled_learners(self, info: Info) -> int | None:
+        found = await _aggregates(info, self.row.id, "Course.enrolledLearners")
         return found.enrolled if found else 0
 
     @described("Learners who have completed the course.")
-    async def completed_learners(self, info: Info) -> int:
-        found = await course_aggregates_loader(info.context).load(self.row.id)
+    async def completed_learners(self, info: Info) -> int | None:
+        found = await _aggregates(info, self.row.id, "Course.completedLearners")
         return found.completed if found else 0
 
     @described(
@@ -164,35 +166,54 @@ class Course:
         "0 without learners; null when completion tracking is off."
     )
     async def completion_rate(self, info: Info) -> int | None:
+        info.context.viewer.require_others("Course.completionRate")
         if not self.row.enablecompletion:
             return None
         found = await course_aggregates_loader(info.context).load(self.row.id)
-        return completion_rate(found.completed, found.enrolled) if found else 0
+        return stats_listing.completion_rate(found.completed, found.enrolled) if found else 0
 
     @described(
         "Learners with at least one log row in the course this calendar month (site timezone)."
     )
-    async def active_learners_this_month(self, info: Info) -> int:
-        found = await course_aggregates_loader(info.context).load(self.row.id)
+    async def active_learners_this_month(self, info: Info) -> int | None:
+        found = await _aggregates(info, self.row.id, "Course.activeLearnersThisMonth")
         return found.active if found else 0
 
     @described(
         "Seconds the course's learners spent in it this calendar month "
         "(block_use_stats, the same laps as `User.activity.byCourse`)."
     )
-    async def time_spent_this_month(self, info: Info) -> int:
+    async def time_spent_this_month(self, info: Info) -> int | None:
+        info.context.viewer.require_others("Course.timeSpentThisMonth")
         return await course_time_loader(info.context).load(self.row.id) or 0
 
     @described("`timeSpentThisMonth` written `3h 38m 20s`.")
-    async def time_spent_this_month_text(self, info: Info) -> str:
+    async def time_spent_this_month_text(self, info: Info) -> str | None:
+        info.context.viewer.require_others("Course.timeSpentThisMonthText")
         return format_duration(await course_time_loader(info.context).load(self.row.id) or 0)
 
 
+async def _aggregates(
+    info: Info, course_id: int, field: str
+) -> stats_listing.CourseAggregates | None:
+    info.context.viewer.require_others(field)
+    return await course_aggregates_loader(info.context).load(course_id)
+
+
+def shown_course(info: Info, row: stats_courses.CourseRow) -> Course:
+    """The course, if the token's owner may see it (a hidden one needs viewhiddencourses)."""
+    if not row.visible:
+        info.context.viewer.require(VIEW_HIDDEN_COURSES, f"Hidden course {row.id}")
+    return Course(row=row)
+
+
 async def load_course(info: Info, course_id: int | None) -> Course | None:
+    """The course of that id; null when there is none, FORBIDDEN when it is hidden from the
+    token's owner."""
     if not course_id:
         return None
     row = await courses_loader(info.context).load(course_id)
-    return Course(row=row) if row is not None else None
+    return shown_course(info, row) if row is not None else None
 
 
 @strawberry.type(description="Course completion of one learner (`course_completions`).")
@@ -250,7 +271,10 @@ class CourseSummary:
 class Enrolment:
     row: strawberry.Private[stats_courses.EnrolmentRow]
 
-    @described("The course; null if it no longer exists.")
+    @described(
+        "The course; null if it no longer exists, FORBIDDEN if it is hidden and the token's "
+        "owner lacks moodle/course:viewhiddencourses."
+    )
     async def course(self, info: Info) -> Course | None:
         return await load_course(info, self.row.courseid)
 
@@ -308,7 +332,10 @@ class Badge:
     def issuer_contact(self) -> str:
         return self.row.issuercontact or ""
 
-    @described("The course of a course badge; null for a site badge.")
+    @described(
+        "The course of a course badge; null for a site badge (FORBIDDEN for a hidden course "
+        "without moodle/course:viewhiddencourses)."
+    )
     async def course(self, info: Info) -> Course | None:
         return await load_course(info, self.row.courseid)
 
@@ -339,7 +366,10 @@ class CourseTime:
     course_id: int = strawberry.field(description="The course id; 0 for site-level pages.")
     time_spent: int = strawberry.field(description="Seconds.")
 
-    @described("The course; null for site-level time.")
+    @described(
+        "The course; null for site-level time (FORBIDDEN for a hidden course without "
+        "moodle/course:viewhiddencourses)."
+    )
     async def course(self, info: Info) -> Course | None:
         return await load_course(info, self.course_id)
 
@@ -483,16 +513,22 @@ class User:
     def id(self) -> int:
         return self.row.id
 
-    @described("Login name (Moodle stores it in lowercase).")
-    def username(self) -> str:
+    @described(
+        "Login name (Moodle stores it in lowercase). Another user's needs "
+        "moodle/site:viewuseridentity (null and FORBIDDEN without), as `idnumber` and `email`."
+    )
+    def username(self, info: Info) -> str | None:
+        self._require(info, VIEW_USER_IDENTITY, "User.username")
         return self.row.username
 
     @described("ID number (may be empty).")
-    def idnumber(self) -> str:
+    def idnumber(self, info: Info) -> str | None:
+        self._require(info, VIEW_USER_IDENTITY, "User.idnumber")
         return self.row.idnumber
 
     @described("Email address.")
-    def email(self) -> str:
+    def email(self, info: Info) -> str | None:
+        self._require(info, VIEW_USER_IDENTITY, "User.email")
         return self.row.email
 
     @described("First name, as stored.")
@@ -507,8 +543,12 @@ class User:
     def fullname(self) -> str:
         return f"{self.row.firstname} {self.row.lastname}"
 
-    @described("Whether the account is suspended.")
-    def suspended(self) -> bool:
+    @described(
+        "Whether the account is suspended. Another user's needs moodle/user:viewdetails "
+        "(null and FORBIDDEN without), as `currentLogin` and `lastAccess`."
+    )
+    def suspended(self, info: Info) -> bool | None:
+        self._require(info, VIEW_USER_DETAILS, "User.suspended")
         return self.row.suspended
 
     @described("The previous login (Moodle's `lastlogin`); null when never logged in.")
@@ -517,11 +557,16 @@ class User:
 
     @described("The current (latest) login; null when never logged in.")
     def current_login(self, info: Info) -> datetime | None:
+        self._require(info, VIEW_USER_DETAILS, "User.currentLogin")
         return when(self.row.currentlogin, info)
 
     @described("The last time the user did anything; null when never.")
     def last_access(self, info: Info) -> datetime | None:
+        self._require(info, VIEW_USER_DETAILS, "User.lastAccess")
         return when(self.row.lastaccess, info)
+
+    def _require(self, info: Info, capability: str, field: str) -> None:
+        info.context.viewer.require_own(self.row.id, capability, field)
 
     @described("The user's course enrolments.")
     async def enrolments(

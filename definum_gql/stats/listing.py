@@ -39,6 +39,8 @@ class UserFilter:
     include_subcategories: bool = True
     active_since: int | None = None
     search: str | None = None
+    #: Whether ``search`` also looks in e-mail addresses and usernames (else names only).
+    search_identity: bool = True
     suspended: bool | None = None
 
 
@@ -89,7 +91,9 @@ def _user_conditions(
     if flt.active_since is not None:
         conditions.append(u.c.lastaccess >= flt.active_since)
     for word in _words(flt.search):
-        fields = (u.c.firstname, u.c.lastname, u.c.email, u.c.username)
+        fields = [u.c.firstname, u.c.lastname]
+        if flt.search_identity:
+            fields += [u.c.email, u.c.username]
         conditions.append(
             or_(*(func.lower(field).contains(word, autoescape=True) for field in fields))
         )
