@@ -1,6 +1,7 @@
 """Batch statistics on the 10,000-learner demo: 500 documents, and every learner's month.
 
-    python bench/bench_stats.py [URL ...] [--month 2026-10] [--runs 3] [--parts docs,month,pages]
+    .venv/bin/python bench/bench_stats.py [URL ...] [--month 2026-10] [--runs 3] \\
+        [--parts docs,month,pages]
 
 Default URLs: ``definum_bench`` (bench/demo_build.py, clock frozen at 2026-11-25T17:42:03Z) on
 PostgreSQL and MariaDB. In-process, each contender timed in the same run, medians of ``--runs``:
@@ -23,21 +24,28 @@ import os
 import platform
 import random
 import statistics
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-from sqlalchemy import func, select
+# Without the project's venv these are missing: --help still answers, a run says so in one line.
+try:
+    import httpx
+    from sqlalchemy import func, select
 
-from definum_gql.app import create_app
-from definum_gql.config import Settings
-from definum_gql.moodle.queries import counted_row
-from definum_gql.moodle.site import Moodle
-from definum_gql.stats.document import definum_stats
-from definum_gql.stats.months import Month
-from definum_gql.stats.timespent import folded_trails, sql_window_use_stats
+    from definum_gql.app import create_app
+    from definum_gql.config import Settings
+    from definum_gql.moodle.queries import counted_row
+    from definum_gql.moodle.site import Moodle
+    from definum_gql.stats.document import definum_stats
+    from definum_gql.stats.months import Month
+    from definum_gql.stats.timespent import folded_trails, sql_window_use_stats
+except ModuleNotFoundError as exc:
+    MISSING: str | None = exc.name
+else:
+    MISSING = None
 
 NOW = 1795628523
 URLS = [
@@ -199,13 +207,23 @@ async def bench(url: str, month: Month, runs: int, parts: set[str]) -> list[str]
     return lines
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("urls", nargs="*", default=URLS)
-    parser.add_argument("--month", default="2026-10")
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--parts", default="docs,month,pages")
-    args = parser.parse_args()
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench_stats.py",
+        description=(__doc__ or "Batch statistics benchmark.").partition("\n")[0],
+    )
+    parser.add_argument(
+        "urls", nargs="*", default=URLS, help="databases built by bench/demo_build.py"
+    )
+    parser.add_argument("--month", default="2026-10", help="YYYY-MM (default: %(default)s)")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs (default: %(default)s)")
+    parser.add_argument(
+        "--parts", default="docs,month,pages", help="comma-separated (default: %(default)s)"
+    )
+    return parser.parse_args(argv)
+
+
+async def main(args: argparse.Namespace) -> None:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} CPUs, "
@@ -217,4 +235,10 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    arguments = parse_args()
+    if MISSING is not None:
+        sys.exit(
+            f"error: module {MISSING!r} not found: run it with the project's venv"
+            " (.venv/bin/python bench/bench_stats.py)"
+        )
+    asyncio.run(main(arguments))
