@@ -15,15 +15,21 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
+import ssl
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from definum_gql.demo import build_demo_site, demo_url
+from tests.builders import NOW
 from tests.databases import unreachable
 from tests.scenario import SCENARIO_NOW
 from tests.served import RawAnswer, Served, free_port
@@ -33,11 +39,14 @@ from tests.throwaway import (
     Primary,
     balancer,
     get,
+    missing,
+    nginx_check,
     poll,
     post_json,
     postgres_primary,
     request,
     rest_target,
+    run,
     running_nginx,
     serve_process,
     upstreams,
@@ -415,3 +424,196 @@ async def test_a_process_whose_replica_stops_is_not_ready_and_nginx_leaves_it_ou
             assert direct.status == 503
         finally:
             await cluster.spare.start()
+
+
+# --- deploy/: the files an administrator installs ---
+
+DEPLOY = ROOT / "deploy"
+SITE_CERT = "/etc/ssl/certs/moodle.example.org.pem"
+SITE_KEY = "/etc/ssl/private/moodle.example.org.key"
+#: Debian's, or the lines of it Moodle needs.
+FASTCGI_PARAMS = (
+    Path("/etc/nginx/fastcgi_params").read_text()
+    if Path("/etc/nginx/fastcgi_params").is_file()
+    else "fastcgi_param QUERY_STRING $query_string;\n"
+)
+
+
+def replaced(text: str, replacements: dict[str, str]) -> str:
+    """``text`` with each placeholder replaced; each must be there exactly once, so that this
+    test and the file do not drift apart."""
+    for old, new in replacements.items():
+        assert text.count(old) == 1, f"{old!r} is not in the file exactly once"
+        text = text.replace(old, new)
+    return text
+
+
+async def certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for moodle.example.org and 127.0.0.1, and its key."""
+    if shutil.which("openssl") is None:
+        missing("openssl is not installed (placeholder certificates for nginx)")
+    cert, key = directory / "site.pem", directory / "site.key"
+    await run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+            *("-subj", "/CN=moodle.example.org", "-keyout", str(key), "-out", str(cert)),
+            *("-addext", "subjectAltName=DNS:moodle.example.org,IP:127.0.0.1"),
+        ]
+    )
+    return cert, key
+
+
+async def test_the_nginx_site_parses(tmp_path: Path) -> None:
+    cert, key = await certificate(tmp_path)
+    site = replaced(
+        (DEPLOY / "nginx-definum.conf").read_text(), {SITE_CERT: str(cert), SITE_KEY: str(key)}
+    )
+    said = await nginx_check(
+        "include {prefix}/definum.conf;",
+        {"definum.conf": site, "fastcgi_params": FASTCGI_PARAMS},
+    )
+    assert "test is successful" in said
+
+
+async def test_the_nginx_site_routes_definum_calls_to_definum_gql_and_the_rest_to_moodle(
+    tmp_path: Path,
+) -> None:
+    demo = tmp_path / "demo.sqlite"
+    result = await build_demo_site(demo_url(demo), users=12, courses=6, months=2, now=NOW)
+    token, restricted = result.tokens["valid"], result.tokens["iprestricted"]  # 10.0.0.0/8
+    cert, key = await certificate(tmp_path)
+    port, plain = free_port(), free_port()
+    env = {
+        "DEFINUM_DATABASE_URL": demo_url(demo),
+        "DEFINUM_NOW": str(NOW),
+        "DEFINUM_TRUSTED_PROXIES": '["127.0.0.1"]',
+        "DEFINUM_DEBUG": "true",
+    }
+    async with serve_process(env) as served:
+        site = replaced(
+            (DEPLOY / "nginx-definum.conf").read_text(),
+            {
+                "listen 80;\n    listen [::]:80;": f"listen 127.0.0.1:{plain};",
+                "listen 443 ssl http2;\n    listen [::]:443 ssl http2;": (
+                    f"listen 127.0.0.1:{port} ssl http2;"
+                ),
+                SITE_CERT: str(cert),
+                SITE_KEY: str(key),
+                "server 127.0.0.1:8000 ": f"server 127.0.0.1:{served.port} ",
+                # No PHP-FPM here: what goes to Moodle is answered 502 by nginx.
+                "unix:/run/php/php8.2-fpm.sock": "unix:{prefix}/php-fpm.sock",
+                "root /var/www/moodle;\n    index": "root {prefix};\n    index",
+            },
+        )
+        files = {"definum.conf": site, "fastcgi_params": FASTCGI_PARAMS}
+        async with (
+            running_nginx("include {prefix}/definum.conf;", port, files),
+            # The client connects from 127.0.0.3: the proxy (127.0.0.1) is not the client.
+            httpx.AsyncClient(
+                base_url=f"https://127.0.0.1:{port}",
+                transport=httpx.AsyncHTTPTransport(
+                    verify=ssl.create_default_context(cafile=str(cert)),
+                    local_address="127.0.0.3",
+                ),
+            ) as client,
+        ):
+            target = rest_target(token, 5)
+            direct = await request(served.port, get(target))
+            assert direct.status == 200
+            logged = rest_lines(served)
+            stats = await client.get(target)
+            assert (stats.status_code, stats.content) == (200, direct.body)
+            graphql = await client.post(
+                "/graphql",
+                json={"query": '{ user(by: ID, value: "5") { id } }'},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert graphql.json() == {"data": {"user": {"id": 5}}}
+            assets = await client.get("/graphql/static/definum-graphiql.js")
+            assert assets.status_code == 200
+            openapi = await client.get("/webservice/rest/openapi.json")
+            assert openapi.json()["openapi"].startswith("3.")
+            # definum-gql saw the client's address, as X-Forwarded-For told it, not the
+            # proxy's and not the forged one.
+            forged = await client.get(
+                rest_target(restricted, 5), headers={"X-Forwarded-For": "10.1.2.3"}
+            )
+            assert forged.json()["debuginfo"] == "Invalid token - IP:127.0.0.3 is not supported"
+
+            # Everything else goes to Moodle's PHP (absent here: 502), not to definum-gql.
+            other = rest_target(token, 5).replace(
+                "definum_get_stats", "core_webservice_get_site_info"
+            )
+            in_body = await client.post(
+                "/webservice/rest/server.php?moodlewsrestformat=json",
+                data={"wstoken": token, "wsfunction": "definum_get_stats", "userid": "5"},
+            )
+            for answer in (
+                await client.get(other),
+                in_body,  # the POST-body limitation the site file explains
+                await client.get("/login/index.php"),
+            ):
+                assert answer.status_code == 502, answer.text
+            # Health endpoints are for the load balancer, asked on each process directly.
+            assert (await client.get("/readyz")).status_code == 404
+            redirect = await request(plain, get("/my/"))
+            assert redirect.status == 301
+            assert redirect.headers["location"] == "https://127.0.0.1/my/"
+
+            async def logged_two() -> bool:
+                return rest_lines(served) - logged == 2  # stats and forged, nothing else
+
+            await poll(logged_two, "definum-gql to log the two REST calls routed to it")
+
+
+async def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        missing("systemd-analyze is not installed")
+    binary = Path(sys.executable).parent / "definum-gql"
+    unit = replaced(
+        (DEPLOY / "definum-gql.service").read_text(),
+        # verify checks that the command exists: this venv's stands in for /opt/definum-gql.
+        {"ExecStart=/opt/definum-gql/bin/definum-gql ": f"ExecStart={binary} "},
+    )
+    path = tmp_path / "definum-gql.service"
+    path.write_text(unit)
+    said = await run([analyze, "verify", str(path)])
+    assert said == ""
+    assert "serve --workers" in unit
+
+
+async def test_the_environment_file_holds_valid_settings() -> None:
+    # As systemd reads it (single-quoted values are taken as they are), so does sh.
+    script = f'set -a; . "{DEPLOY / "definum-gql.env"}"; exec "$0" config --json'
+    binary = str(Path(sys.executable).parent / "definum-gql")
+    process = await asyncio.create_subprocess_exec(
+        "sh",
+        "-c",
+        script,
+        binary,
+        env={"PATH": os.environ["PATH"], "DEFINUM_CONFIG_FILE": ""},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    settings = json.loads(out)
+    assert (
+        settings["database_url"] == "postgresql+asyncpg://definum_reader:***@db.example.org/moodle"
+    )
+    assert settings["trusted_proxies"] == ["127.0.0.1"]
+    assert (settings["host"], settings["port"]) == ("127.0.0.1", 8000)
+    assert settings["redis_url"] == "redis://127.0.0.1:6379/0"
+
+
+def test_the_containerfile_copies_files_that_exist() -> None:
+    # It is not built here (no container engine); at least what it copies from the tree exists.
+    sources = [
+        part
+        for line in (DEPLOY / "Containerfile").read_text().splitlines()
+        if line.startswith("COPY ") and "--from=" not in line
+        for part in line.split()[1:-1]
+    ]
+    assert sources == ["pyproject.toml", "README.md", "definum_gql"]
+    assert all((ROOT / source).exists() for source in sources)

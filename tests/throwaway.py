@@ -401,7 +401,7 @@ async def nginx_check(http: str, files: Mapping[str, str] | None = None) -> str:
     prefix = _nginx_prefix()
     try:
         for name, text in (files or {}).items():
-            (prefix / name).write_text(text)
+            (prefix / name).write_text(text.replace("{prefix}", str(prefix)))
         conf = prefix / "nginx.conf"
         conf.write_text(nginx_conf(prefix, http.replace("{prefix}", str(prefix))))
         process = await asyncio.create_subprocess_exec(
@@ -427,12 +427,17 @@ async def _accepts(port: int) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def running_nginx(http: str, port: int) -> AsyncIterator[Nginx]:
-    """nginx serving ``http`` (which listens on ``port``) until the block ends."""
+async def running_nginx(
+    http: str, port: int, files: Mapping[str, str] | None = None
+) -> AsyncIterator[Nginx]:
+    """nginx serving ``http`` (which listens on ``port``) until the block ends; ``files`` go
+    next to its nginx.conf (``{prefix}`` in ``http`` and in them is that directory)."""
     binary = _nginx_binary()
     prefix = _nginx_prefix()
+    for name, text in (files or {}).items():
+        (prefix / name).write_text(text.replace("{prefix}", str(prefix)))
     conf = prefix / "nginx.conf"
-    conf.write_text(nginx_conf(prefix, http))
+    conf.write_text(nginx_conf(prefix, http.replace("{prefix}", str(prefix))))
     process = await asyncio.create_subprocess_exec(
         *[binary, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
         stdin=asyncio.subprocess.DEVNULL,
