@@ -370,7 +370,7 @@ async def _stats(
     from dataclasses import asdict
 
     from definum_gql.moodle.probe import NotAMoodleDatabase, probe
-    from definum_gql.moodle.site import DatabaseUnavailable, Moodle
+    from definum_gql.moodle.site import DatabaseReadError, DatabaseUnavailable, Moodle
     from definum_gql.rest import render_stats
     from definum_gql.stats.document import definum_stats
     from definum_gql.stats.errors import StatsError
@@ -391,9 +391,12 @@ async def _stats(
     except StatsError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         return 1
-    except DatabaseUnavailable as exc:
+    except (DatabaseUnavailable, DatabaseReadError) as exc:
+        verb = "reach" if isinstance(exc, DatabaseUnavailable) else "read"
         shown = mask_database_url(settings.url())
-        err.print(f"error: cannot reach the database {shown}: {exc}", markup=False, highlight=False)
+        err.print(
+            f"error: cannot {verb} the database {shown}: {exc}", markup=False, highlight=False
+        )
         return 2
     finally:
         await moodle.dispose()

@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from definum_gql.config import Settings
 from definum_gql.moodle.probe import NotAMoodleDatabase, check_database
@@ -180,3 +183,26 @@ async def test_check_database_passes_a_moodle_database(
     await check_database(Settings(database_url=empty_moodle.url))
     with pytest.raises(NotAMoodleDatabase, match="prefix 'm_'"):
         await check_database(Settings(database_url=empty_moodle.url, table_prefix="m_"))
+
+
+async def test_an_account_that_may_not_read_the_tables_is_one_line(tmp_path: Path) -> None:
+    """The README's reader account without its GRANT SELECT: the tables exist, reading fails."""
+    db = await create_database("postgresql", tmp_path)
+    assert db.admin_url is not None
+    role = f"definum_noread_{uuid.uuid4().hex[:8]}"
+    admin = create_async_engine(db.admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+        url = make_url(db.url).set(username=role).render_as_string(hide_password=False)
+        code, out, err = await run_cli(url, "stats", "5")
+        assert (code, out) == (2, "")
+        assert err == (
+            f"error: cannot read the database {shown(url)}: permission denied for table"
+            " mdl_config\n"
+        )
+    finally:
+        await drop_database(db)
+        async with admin.connect() as conn:
+            await conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        await admin.dispose()

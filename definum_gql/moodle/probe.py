@@ -3,7 +3,8 @@
 A wrong ``DEFINUM_DATABASE_URL`` or ``DEFINUM_TABLE_PREFIX`` would otherwise show up later as a
 traceback (``stats``) or as GraphQL's "database unavailable" on every request (``serve``). The
 probe reads through the same read-only engine as everything else: it asks whether the prefix's
-``config`` and ``user`` tables exist, and when they do not, which prefixes the database does have.
+``config`` and ``user`` tables exist and can be read, and when they do not exist, which prefixes
+the database does have.
 """
 
 from __future__ import annotations
@@ -49,9 +50,13 @@ async def probe(db: Database, settings: Settings) -> None:
     try:
         async with db.reader() as reader:
             missing = [
-                prefix + name for name in REQUIRED if not await table_exists(reader, prefix + name)
+                prefix + name for name in REQUIRED if not await _exists(reader, prefix + name)
             ]
             found = await prefixes(reader) if missing else []
+            if not missing:
+                # Present but perhaps not readable by this account: a GRANT forgotten.
+                for name in REQUIRED:
+                    await reader.execute(text(f"SELECT id FROM {prefix}{name} WHERE id = 0"))
     except DatabaseUnavailable as exc:
         raise NotAMoodleDatabase(f"cannot reach the database {shown}: {exc}") from None
     except DatabaseReadError as exc:
@@ -68,6 +73,18 @@ async def probe(db: Database, settings: Settings) -> None:
         f" it has Moodle tables with prefix {', '.join(repr(p) for p in others)}" if others else ""
     )
     raise NotAMoodleDatabase(f"{what} in {shown} (is DEFINUM_TABLE_PREFIX right?{hint})")
+
+
+async def _exists(reader: Reader, name: str) -> bool:
+    """Whether the table exists, readable or not: PostgreSQL's catalog lists every table, where
+    information_schema (site.table_exists) shows only those the account has a privilege on."""
+    if reader.database.backend != "postgresql":
+        return await table_exists(reader, name)
+    query = text(
+        "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
+        " AND tablename = :name"
+    )
+    return bool(await reader.execute(query.bindparams(name=name)))
 
 
 async def prefixes(reader: Reader) -> list[str]:
