@@ -72,8 +72,24 @@ def route_of(path: str) -> str:
     return path if path in ("/", "/healthz", "/readyz", "/metrics") else "other"
 
 
+#: Operation names are chosen by callers: past this many distinct ones a process counts the rest
+#: as "other", so a caller cannot grow the metrics without bound.
+MAX_OPERATIONS = 200
+
+
 class Recorder:
     """Turns each finished :class:`Exchange` into metric updates."""
+
+    def __init__(self) -> None:
+        self.operations: set[str] = set()
+
+    def _operation(self, name: str) -> str:
+        if name in self.operations:
+            return name
+        if len(self.operations) < MAX_OPERATIONS:
+            self.operations.add(name)
+            return name
+        return "other"
 
     def observe(self, exchange: Exchange, duration: float) -> None:
         route = route_of(exchange.target.partition("?")[0])
@@ -84,7 +100,7 @@ class Recorder:
         STATEMENTS.labels(exchange.door).observe(exchange.statements)
         DB_TIME.labels(exchange.door).observe(exchange.db_seconds)
         if exchange.operation is not None:
-            OPERATIONS.labels(exchange.operation).inc()
+            OPERATIONS.labels(self._operation(exchange.operation)).inc()
         if exchange.error is not None:
             ERRORS.labels(exchange.door, exchange.error).inc()
         if exchange.token_cache is not None:

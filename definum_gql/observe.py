@@ -42,7 +42,8 @@ class Exchange:
     statements: int = 0
     db_seconds: float = 0.0
     token_id: int | None = None
-    learner: str | None = None
+    #: The learner answered about (user id), when one was looked up.
+    learner: int | None = None
     error: str | None = None
     operation: str | None = None
     fmt: str | None = None
@@ -190,17 +191,13 @@ class Observe:
         )
         token = CURRENT.set(exchange)
         header = (b"x-request-id", exchange.request_id.encode())
+        done = False
 
-        async def tagged(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                exchange.status = message["status"]
-                message = {**message, "headers": [*message.get("headers", []), header]}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tagged)
-        finally:
-            CURRENT.reset(token)
+        def finish() -> None:
+            nonlocal done
+            if done:
+                return
+            done = True
             duration = time.perf_counter() - exchange.started
             if exchange.status == 0:
                 exchange.status = 500  # the server answers for an app that did not
@@ -208,6 +205,22 @@ class Observe:
                 log.info("request", extra={"fields": exchange.line(duration)})
             if self.recorder is not None and path != "/metrics":
                 self.recorder.observe(exchange, duration)
+
+        async def tagged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                exchange.status = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), header]}
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Told before the last byte goes out: whatever the client does next (a scrape of
+                # /metrics, reading the log) already sees this request.
+                finish()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tagged)
+        finally:
+            CURRENT.reset(token)
+            finish()
 
 
 def metrics_dir() -> str | None:

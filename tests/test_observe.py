@@ -65,11 +65,17 @@ async def test_one_json_line_per_request_with_its_id_and_no_secret(
     assert rest_line["fmt"] == "json"
     assert rest_line["sql"] >= 1
     assert rest_line["target"].startswith("/webservice/rest/server.php?wstoken=***&")
+    # The demo's "valid" token is its first row; the learner asked for is user 5.
+    assert (rest_line["token_id"], rest_line["learner"]) == (1, 5)
     assert "error" not in rest_line
-    assert by_id[refused.headers["x-request-id"]]["error"] == "invalidtoken"
+    refused_line = by_id[refused.headers["x-request-id"]]
+    assert (refused_line["error"], refused_line["refusal"]) == ("invalidtoken", "invalidtoken")
+    assert "token_id" not in refused_line
     assert by_id[posted.headers["x-request-id"]]["method"] == "POST"
     graphql_line = by_id[graphql.headers["x-request-id"]]
     assert (graphql_line["door"], graphql_line["status"]) == ("graphql", 200)
+    assert (graphql_line["token_id"], graphql_line["learner"]) == (1, 5)
+    assert graphql_line["operation"] == "anonymous"
     # The token went out in a query string, a form body and a header: it is in no line.
     assert token not in served.log.decode()
 
@@ -95,14 +101,24 @@ async def test_metrics_sum_every_worker(site: tuple[str, DemoResult]) -> None:
         await raw_request(served.port, rest_get("0" * 32))
         for _ in range(3):
             await raw_request(served.port, graphql_post(token))
+        await raw_request(served.port, graphql_post(token, query="query Dash { me { id } }"))
         scraped = await raw_request(served.port, _get("/metrics"))
     found = samples(scraped.body.decode())
     route = "/webservice/rest/server.php"
     assert _count(found, "definum_requests_total", door="rest", route=route, status="200") == 7
-    assert _count(found, "definum_requests_total", door="graphql", status="200") == 3
+    assert _count(found, "definum_requests_total", door="graphql", status="200") == 4
+    assert _count(found, "definum_graphql_operations_total", operation="anonymous") == 3
+    assert _count(found, "definum_graphql_operations_total", operation="Dash") == 1
+    assert _count(found, "definum_token_rejections_total", reason="invalidtoken") == 1
+    # 11 token checks: the unknown token is never cached (a miss); each worker reads a valid
+    # token's rows once per DEFINUM_TOKEN_CACHE_SECONDS (one or two more misses).
+    hits = _count(found, "definum_token_cache_total", result="hit")
+    misses = _count(found, "definum_token_cache_total", result="miss")
+    assert hits + misses == 11
+    assert 2 <= misses <= 3
     assert _count(found, "definum_errors_total", door="rest", code="invalidtoken") == 1
     assert _count(found, "definum_request_duration_seconds_count", door="rest") == 7
-    assert _count(found, "definum_sql_statements_per_request_count", door="graphql") == 3
+    assert _count(found, "definum_sql_statements_per_request_count", door="graphql") == 4
     assert _count(found, "definum_sql_statements_per_request_sum", door="rest") >= 7
     # Both workers answered some of them (the counts above are their sum).
     assert (

@@ -36,8 +36,10 @@ def rest_get(token: str, headers: bytes = b"") -> bytes:
     )
 
 
-def graphql_post(token: str, headers: bytes = b"") -> bytes:
-    body = json.dumps({"query": '{ user(by: ID, value: "5") { id } }'}).encode()
+def graphql_post(
+    token: str, headers: bytes = b"", query: str = '{ user(by: ID, value: "5") { id } }'
+) -> bytes:
+    body = json.dumps({"query": query}).encode()
     return (
         b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         + f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n".encode()

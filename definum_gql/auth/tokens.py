@@ -25,6 +25,7 @@ from typing import Any
 from definum_gql.auth.addresses import address_in_subnet
 from definum_gql.moodle.queries import CAPABILITIES, REST_CAPABILITY
 from definum_gql.moodle.site import RequestContext, SiteConfig
+from definum_gql.observe import current
 
 FUNCTION = "definum_get_stats"
 _MAX_TOKEN = 128
@@ -180,6 +181,12 @@ def _role(value: str) -> int:
     return int(value) if value.isdigit() else -1
 
 
+def _token_cache(result: str) -> None:
+    exchange = current()
+    if exchange is not None:
+        exchange.token_cache = result
+
+
 class Authenticator:
     """Token checks with a short per-token cache of the rows read (shared by both doors)."""
 
@@ -197,8 +204,10 @@ class Authenticator:
             if cached is not None and self.clock() - cached[0] < self.ttl:
                 self._records.move_to_end(token)
                 self.hits += 1
+                _token_cache("hit")
                 return cached[1]
         self.misses += 1
+        _token_cache("miss")
         site = ctx.site
         rows = await ctx.reader.rows(
             ctx.statements.token,
@@ -224,7 +233,20 @@ class Authenticator:
         self, ctx: RequestContext, token: str | None, client_ip: str
     ) -> Caller | Refused:
         """Moodle's token checks up to the capability (contract sections 1 and 2, steps 1 to 5),
-        the site's switch for web services first."""
+        the site's switch for web services first. The outcome goes into the request's log line
+        (the token's row id, never the token)."""
+        outcome = await self._authenticate(ctx, token, client_ip)
+        exchange = current()
+        if exchange is not None:
+            if isinstance(outcome, Refused):
+                exchange.refusal = outcome.refusal.value
+            else:
+                exchange.token_id = outcome.token_id
+        return outcome
+
+    async def _authenticate(
+        self, ctx: RequestContext, token: str | None, client_ip: str
+    ) -> Caller | Refused:
         if not web_services_enabled(ctx.site):
             return Refused(Refusal.WEB_SERVICES_DISABLED)
         if not _usable_token(token):
@@ -268,6 +290,15 @@ class Authenticator:
         )
 
     async def check_service(
+        self, ctx: RequestContext, caller: Caller, function: str = FUNCTION
+    ) -> Refused | None:
+        denied = await self._check_service(ctx, caller, function)
+        exchange = current()
+        if denied is not None and exchange is not None:
+            exchange.refusal = denied.refusal.value
+        return denied
+
+    async def _check_service(
         self, ctx: RequestContext, caller: Caller, function: str = FUNCTION
     ) -> Refused | None:
         """Contract section 2, steps 6 and 7: ``function`` is known and the token's service,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from definum_gql.graphql.access import Viewer
 from definum_gql.graphql.context import Context
 from definum_gql.graphql.errors import RequestRefused, format_error, refusal_body
 from definum_gql.moodle.site import DatabaseReadError, DatabaseUnavailable, Moodle, RequestContext
+from definum_gql.observe import current
 
 log = logging.getLogger("definum_gql.graphql")
 
@@ -141,6 +143,18 @@ class _Exchange:
     response: Response | None = None
 
 
+_OPERATION = re.compile(r"^\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]{0,63})")
+
+
+def operation_label(name: str | None, query: str | None) -> str:
+    """The operation's name for logs and metrics: operationName, else the document's first
+    operation's name (bounded: 64 characters), else "anonymous"."""
+    if name:
+        return name[:64]
+    match = _OPERATION.match(query or "")
+    return match[1] if match else "anonymous"
+
+
 def _exchange(request: Request) -> _Exchange:
     exchange: _Exchange = request.state.graphql
     return exchange
@@ -168,13 +182,17 @@ class GraphQLView(GraphQL[Context, None]):
     async def _answer(self, request: Request) -> Response:
         # Around run: Strawberry's __call__ answers HTTPException in plain text, and no hook of
         # its spans a request (the database context opened in get_context, closed once built).
-        request_id = uuid.uuid4().hex[:12]
+        observed = current()
+        # One id for the log line, the X-Request-Id header and the error messages.
+        request_id = observed.request_id if observed is not None else uuid.uuid4().hex[:16]
         try:
             async with AsyncExitStack() as held:
                 request.state.graphql = _Exchange(request_id, held)
                 return await self.run(request)
         except HTTPException as error:
             refused = _refusal(error)
+            if observed is not None:
+                observed.error = refused.code
             reason = refused.extensions.get("reason", refused.code)
             log.info("request %s refused: %s", request_id, reason)
             return JSONResponse(refusal_body(refused), refused.status_code, refused.headers)
@@ -242,6 +260,9 @@ class GraphQLView(GraphQL[Context, None]):
                 raise HTTPException(400, "No GraphQL query found (send 'query').")
             if not isinstance(data.operation_name, str | None):
                 raise HTTPException(400, "'operationName' must be a string.")
+            observed = current()
+            if observed is not None:
+                observed.operation = operation_label(data.operation_name, data.query)
         return data
 
     def parse_json(self, data: str | bytes) -> Any:
@@ -267,6 +288,9 @@ class GraphQLView(GraphQL[Context, None]):
         if result.errors:
             formatted = [format_error(error, exchange.request_id) for error in result.errors]
             body["errors"] = [error for error, _ in formatted]
+            observed = current()
+            if observed is not None:
+                observed.error = formatted[0][1]
             if any(code == "DATABASE_UNAVAILABLE" for _, code in formatted):
                 status = 503
             elif result.data is None and all(e.original_error is None for e in result.errors):

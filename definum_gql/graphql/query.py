@@ -14,6 +14,7 @@ from definum_gql.graphql.errors import ClientError
 from definum_gql.graphql.fields import described
 from definum_gql.graphql.loaders import courses_loader, users_loader
 from definum_gql.graphql.types import Course, Info, User, UserIdField, shown_course
+from definum_gql.observe import current
 from definum_gql.stats import listing
 from definum_gql.stats.courses import SITE_COURSE_ID
 from definum_gql.stats.errors import StatsError, UserNotFound
@@ -222,6 +223,9 @@ class Query:
         if found is None or found.id != viewer.user_id:
             # Not found is refused too: null would tell which ids exist.
             viewer.require_others("Another user")
+        exchange = current()
+        if found is not None and exchange is not None:
+            exchange.learner = found.id
         return User(row=found) if found is not None else None
 
     @described(

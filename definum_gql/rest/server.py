@@ -181,4 +181,7 @@ class RestServer:
             raise invalid_user(field, value) from None
         except MultipleUsersFound:
             raise multiple_users(field, value) from None
+        exchange = current()
+        if exchange is not None:
+            exchange.learner = document.id
         return render_stats(document, call.fmt)
