@@ -68,8 +68,10 @@ async def build(name: str, users: int, months: int, database: str) -> None:
         if done == total:
             timings[stage] = time.perf_counter() - stage_started[stage]
 
+    # The database is this script's own (created by it, named by --database): replace it even
+    # when it predates demo-db's marker.
     result = await build_demo_site(
-        url, users=users, months=months, now=NOW, seed=42, progress=progress
+        url, users=users, months=months, now=NOW, seed=42, progress=progress, force=True
     )
     total = time.perf_counter() - started
     print(f"## {name}: {result.users} users, {result.courses} courses, {result.log_rows} log rows")

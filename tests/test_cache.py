@@ -347,7 +347,7 @@ async def test_an_outage_and_its_end_are_logged_once_each(
 
 
 def test_settings_mask_a_redis_password(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("DEFINUM_CONFIG_FILE", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("DEFINUM_CONFIG_FILE", "")
     monkeypatch.setenv("DEFINUM_REDIS_URL", "redis://cache:hunter2@redis.example.org:6380/2")
     monkeypatch.setenv("DEFINUM_CURRENT_MONTH_CACHE_SECONDS", "0")
     settings = load_settings()
@@ -374,7 +374,7 @@ def test_masked_hides_every_form_of_redis_password(url: str, shown: str) -> None
 def test_cache_settings_defaults_and_bounds(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("DEFINUM_CONFIG_FILE", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("DEFINUM_CONFIG_FILE", "")
     monkeypatch.chdir(tmp_path)  # no .env
     for name in (
         "REDIS_URL",

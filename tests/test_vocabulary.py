@@ -21,7 +21,7 @@ UTC = ZoneInfo("UTC")
 @pytest.fixture(autouse=True)
 def _no_local_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DEFINUM_CONFIG_FILE", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("DEFINUM_CONFIG_FILE", "")
     monkeypatch.delenv("DEFINUM_LANG", raising=False)
 
 
