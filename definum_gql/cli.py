@@ -418,5 +418,31 @@ async def _stats(
     return 0
 
 
+@app.command()
+def doctor(
+    demo: Annotated[bool, typer.Option(help="Check the demo site.")] = False,
+) -> None:
+    """Check a Moodle site for definum-gql and print a report; exit 1 on a blocking problem."""
+    settings = _settings()
+    if demo:
+        settings = _ensure_demo(settings)
+    elif settings.database_url is None:
+        raise _fail("DEFINUM_DATABASE_URL is not set (or pass --demo)")
+    sys.exit(asyncio.run(_doctor(settings)))
+
+
+async def _doctor(settings: Settings) -> int:
+    from definum_gql.doctor import examine, render
+    from definum_gql.moodle.site import Moodle
+
+    moodle = Moodle.from_settings(settings)
+    try:
+        report = await examine(moodle)
+    finally:
+        await moodle.dispose()
+    sys.stdout.write(render(report))
+    return 1 if report.blocking else 0
+
+
 def main() -> None:
     app()

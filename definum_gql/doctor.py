@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from definum_gql.auth.tokens import FUNCTION
 from definum_gql.config import Settings
+from definum_gql.moodle.probe import missing_tables, prefixes
 from definum_gql.moodle.reader import Reader
 from definum_gql.moodle.site import (
     DatabaseReadError,
@@ -84,13 +85,14 @@ async def examine(moodle: Moodle, now: Callable[[], float] = time.time) -> Repor
         async with moodle.db.reader() as reader:
             await _scalar(reader, "SELECT 1")
             report.add("connection", Status.OK, f"connected to {url}")
-            missing = [n for n in CORE_TABLES if not await table_exists(reader, prefix + n)]
+            missing = await missing_tables(reader, prefix, CORE_TABLES)
             if missing:
+                others = [p for p in await prefixes(reader) if p != prefix]
+                hint = f" (the database has a site with prefix {others[0]!r})" if others else ""
                 report.add(
                     "tables",
                     Status.FAIL,
-                    f"no Moodle tables with prefix {prefix!r}: missing "
-                    + ", ".join(prefix + n for n in missing),
+                    f"no Moodle tables with prefix {prefix!r}: missing {', '.join(missing)}{hint}",
                     ["set DEFINUM_TABLE_PREFIX to Moodle's $CFG->prefix (config.php)"],
                 )
                 return report

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from definum_gql.moodle.site import DatabaseReadError, DatabaseUnavailable, Moodle, table_exists
+from definum_gql.moodle.probe import missing_tables
+from definum_gql.moodle.site import DatabaseReadError, DatabaseUnavailable, Moodle
 
 #: How long the database may take to answer the readiness check.
 READY_TIMEOUT_SECONDS = 2.0
@@ -28,11 +29,7 @@ async def readiness(moodle: Moodle, bound: float = READY_TIMEOUT_SECONDS) -> Rea
     try:
         async with asyncio.timeout(bound):
             async with moodle.db.reader() as reader:
-                missing = [
-                    prefix + name
-                    for name in REQUIRED_TABLES
-                    if not await table_exists(reader, prefix + name)
-                ]
+                missing = await missing_tables(reader, prefix, REQUIRED_TABLES)
     except TimeoutError:
         return Readiness(False, f"the database did not answer within {bound:g} s")
     except DatabaseUnavailable as exc:

@@ -12,9 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from definum_gql.demo import demo_url
+from definum_gql.demo import build_demo_site, demo_url
 from definum_gql.doctor import Report, Status, examine, render
 from definum_gql.moodle.site import Moodle
+from tests.builders import NOW
 from tests.databases import settings_for
 from tests.scenario import (
     SCENARIO_BACKENDS,
@@ -22,6 +23,7 @@ from tests.scenario import (
     drop_scenario,
     load_scenario,
 )
+from tests.test_cli import run_cli
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 HAS_SHARED = (SHARED / "moodle").is_dir()
@@ -142,6 +144,7 @@ async def test_the_wrong_prefix_is_a_blocking_problem(scenario: ScenarioDatabase
     assert report.findings[-1].fix == [
         "set DEFINUM_TABLE_PREFIX to Moodle's $CFG->prefix (config.php)"
     ]
+    assert report.findings[-1].summary.endswith("(the database has a site with prefix 'mdl_')")
 
 
 async def test_an_unreachable_database_is_a_blocking_problem() -> None:
@@ -152,3 +155,20 @@ async def test_an_unreachable_database_is_a_blocking_problem() -> None:
         "cannot connect to postgresql+asyncpg://nobody:***@127.0.0.1:1/moodle: "
     )
     assert "s3cret-pw" not in render(report)
+
+
+async def test_the_command_prints_the_report_and_exits_1_when_blocked(tmp_path: Path) -> None:
+    path = tmp_path / "empty.sqlite"
+    sqlite3.connect(path).close()
+    code, out, _ = await run_cli(demo_url(path), "doctor")
+    assert code == 1
+    assert out.decode().endswith("blocking problems: definum-gql cannot serve this site as it is\n")
+    assert "  fail  tables" in out.decode()
+
+
+async def test_the_command_on_the_demo_site_has_no_blocking_problem(tmp_path: Path) -> None:
+    path = tmp_path / "demo.sqlite"
+    await build_demo_site(demo_url(path), users=12, courses=6, months=2, now=NOW)
+    code, out, _ = await run_cli(demo_url(path), "doctor")
+    assert code == 0, out.decode()
+    assert out.decode().endswith("no blocking problem\n")

@@ -9,6 +9,7 @@ the database does have.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import text
@@ -49,9 +50,7 @@ async def probe(db: Database, settings: Settings) -> None:
         raise NotAMoodleDatabase(f"no SQLite database at {path} (DEFINUM_DATABASE_URL: {shown})")
     try:
         async with db.reader() as reader:
-            missing = [
-                prefix + name for name in REQUIRED if not await _exists(reader, prefix + name)
-            ]
+            missing = await missing_tables(reader, prefix, REQUIRED)
             found = await prefixes(reader) if missing else []
             if not missing:
                 # Present but perhaps not readable by this account: a GRANT forgotten.
@@ -73,6 +72,11 @@ async def probe(db: Database, settings: Settings) -> None:
         f" it has Moodle tables with prefix {', '.join(repr(p) for p in others)}" if others else ""
     )
     raise NotAMoodleDatabase(f"{what} in {shown} (is DEFINUM_TABLE_PREFIX right?{hint})")
+
+
+async def missing_tables(reader: Reader, prefix: str, names: Sequence[str]) -> list[str]:
+    """The full names of the tables of ``names`` that ``prefix`` lacks (probe, doctor, /readyz)."""
+    return [prefix + name for name in names if not await _exists(reader, prefix + name)]
 
 
 async def _exists(reader: Reader, name: str) -> bool:
