@@ -331,14 +331,14 @@ def post_json(target: str, payload: Any, headers: Mapping[str, str] | None = Non
     ).encode() + body
 
 
-def rest_target(token: str, userid: int, fmt: str = "json", **more: str) -> str:
+def rest_target(token: str, userid: int | str, field: str = "id", fmt: str = "json") -> str:
+    """A definum_get_stats call (GET) for the user whose ``field`` is ``userid``."""
     query = {
         "wstoken": token,
         "wsfunction": "definum_get_stats",
-        "useridfield": "id",
+        "useridfield": field,
         "userid": str(userid),
         "moodlewsrestformat": fmt,
-        **more,
     }
     return "/webservice/rest/server.php?" + urlencode(query)
 
