@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+from collections.abc import AsyncIterator
+from html import unescape
 from pathlib import Path
 
+import pytest
+
 from definum_gql.config import Settings
+from definum_gql.demo import build_demo_site, demo_url
+from definum_gql.graphql.http import DEMO_LEARNER, DEMO_STARTER, TOKEN_STARTER
 from definum_gql.moodle.site import Moodle
-from tests.graphql_support import client
+from tests.builders import NOW
+from tests.graphql_support import client, post
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
@@ -35,11 +43,64 @@ async def test_page_loads_without_a_token_and_its_assets_are_ours(moodle: Moodle
     assert 'data-endpoint="/graphql"' in html
 
 
-async def test_starter_posts_to_our_endpoint_with_a_token_header_template(moodle: Moodle) -> None:
+async def test_starter_posts_to_our_endpoint_and_never_sends_the_placeholder(
+    moodle: Moodle,
+) -> None:
     async with client(moodle) as http:
         script = (await http.get("/graphql/static/definum-graphiql.js")).text
     assert "createFetcher({ url: endpoint })" in script
-    assert 'defaultHeaders: "{\\"Authorization\\": \\"Bearer <token>\\"}"' in script
+    assert 'var PLACEHOLDER = "<token>";' in script
+    assert "if (auth.indexOf(PLACEHOLDER) !== -1) {" in script
+
+
+def _attribute(html: str, name: str) -> str:
+    found = re.search(rf'{name}="([^"]*)"', html)
+    assert found is not None, name
+    return unescape(found[1])
+
+
+async def test_a_real_site_starts_with_the_token_starter_and_no_token(moodle: Moodle) -> None:
+    async with client(moodle) as http:
+        html = (await http.get("/graphql", headers=BROWSER)).text
+    assert _attribute(html, "data-token") == ""
+    assert _attribute(html, "data-query") == TOKEN_STARTER
+    assert "query Me {" in TOKEN_STARTER
+
+
+@pytest.fixture(scope="module")
+async def demo(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Moodle, str]]:
+    path = tmp_path_factory.mktemp("graphiql") / "demo.sqlite"
+    result = await build_demo_site(demo_url(path), users=12, courses=6, months=2, now=NOW)
+    moodle = Moodle.from_settings(Settings(database_url=demo_url(path)))
+    yield moodle, result.tokens["valid"]
+    await moodle.dispose()
+
+
+async def test_the_demo_starts_with_its_token_and_a_learner_with_data(
+    demo: tuple[Moodle, str],
+) -> None:
+    moodle, token = demo
+    async with client(moodle) as http:
+        html = (await http.get("/graphql", headers=BROWSER)).text
+    assert _attribute(html, "data-token") == token
+    assert _attribute(html, "data-query") == DEMO_STARTER
+
+
+@pytest.mark.parametrize("starter", ["demo", "token"])
+async def test_each_starter_query_runs_on_the_demo(demo: tuple[Moodle, str], starter: str) -> None:
+    moodle, token = demo
+    document = DEMO_STARTER if starter == "demo" else TOKEN_STARTER
+    answer = await post(moodle, document, token=token)
+    body = answer.json()
+    assert "errors" not in body, body
+    with sqlite3.connect(moodle.settings.url().removeprefix("sqlite+aiosqlite:///")) as db:
+        username = DEMO_LEARNER if starter == "demo" else "admin"
+        first, last = db.execute(
+            "SELECT firstname, lastname FROM mdl_user WHERE username = ?", (username,)
+        ).fetchone()
+    user = body["data"]["user" if starter == "demo" else "me"]
+    assert user["fullname"] == f"{first} {last}"
+    assert set(user["definumStats"]) >= {"courses", "loginsInMonth"}
 
 
 def test_vendored_assets_load_nothing_from_another_host() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import strawberry
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -307,14 +308,55 @@ class GraphQLView(GraphQL[Context, None]):
         return browser and super().should_render_graphql_ide(request)
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return graphiql_page(request)
+        return graphiql_page(request, await demo_prefill(self.moodle))
 
 
-def graphiql_page(request: Request) -> Response:
-    """The GraphiQL page; it needs no token (the token goes in its headers pane)."""
+#: GraphiQL's starter queries: with a token to paste, and on the demo site (token filled in).
+STARTERS = Path(__file__).resolve().parent / "starters"
+TOKEN_STARTER = (STARTERS / "token.graphql").read_text(encoding="utf-8")
+DEMO_STARTER = (STARTERS / "demo.graphql").read_text(encoding="utf-8")
+#: The demo learner the demo starter asks about (the README's examples do too).
+DEMO_LEARNER = "user4"
+
+
+async def demo_prefill(moodle: Moodle) -> tuple[str, str] | None:
+    """(token, learner) to start GraphiQL with, on a site built by ``demo-db`` only (it carries
+    the ``definum_demo`` config row; a real Moodle never does): the demo's data is public, a real
+    site's token never goes into a page. None when anything is missing or the database is down."""
+    prefix = moodle.settings.table_prefix
+    try:
+        async with moodle.db.reader() as reader:
+            marker = await reader.execute(
+                text(f"SELECT 1 FROM {prefix}config WHERE name = 'definum_demo'")
+            )
+            if not marker:
+                return None
+            tokens = await reader.execute(
+                text(
+                    f"SELECT token FROM {prefix}external_tokens WHERE userid = 2"
+                    " AND tokentype = 0 AND (validuntil IS NULL OR validuntil = 0)"
+                    " AND (iprestriction IS NULL OR iprestriction = '') ORDER BY id"
+                )
+            )
+            learner = await reader.execute(
+                text(
+                    f"SELECT id FROM {prefix}user WHERE username = :name AND deleted = 0"
+                ).bindparams(name=DEMO_LEARNER)
+            )
+    except (DatabaseUnavailable, DatabaseReadError):
+        return None
+    return (str(tokens[0][0]), DEMO_LEARNER) if tokens and learner else None
+
+
+def graphiql_page(request: Request, prefill: tuple[str, str] | None = None) -> Response:
+    """The GraphiQL page; it needs no token (the token goes in its headers pane). On the demo
+    site the demo token and a learner with data are filled in."""
     endpoint = request.url_for("graphql").path
     assets = {name: request.url_for("graphql-static", path=name).path for name in ASSETS}
+    token, starter = (prefill[0], DEMO_STARTER) if prefill else ("", TOKEN_STARTER)
     page = PAGE.replace("{{endpoint}}", escape(endpoint, quote=True))
+    page = page.replace("{{token}}", escape(token, quote=True))
+    page = page.replace("{{query}}", escape(starter, quote=True))
     for name, url in assets.items():
         page = page.replace("{{" + name + "}}", escape(url, quote=True))
     return HTMLResponse(page, headers={"Cache-Control": "no-cache"})

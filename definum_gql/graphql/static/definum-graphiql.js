@@ -3,33 +3,33 @@
   "use strict";
   var root = document.getElementById("graphiql");
   var endpoint = root.getAttribute("data-endpoint");
-  var fetcher = GraphiQL.createFetcher({ url: endpoint });
-  var defaultQuery = [
-    "# Put your web service token in Headers (below),",
-    "# then reload the schema (circular arrow, left).",
-    "# Ctrl-Enter runs the query.",
-    "",
-    "query LearnerDashboard($id: String!) {",
-    "  user(by: ID, value: $id) {",
-    "    fullname",
-    "    lastLogin",
-    "    definumStats {",
-    "      courses",
-    "      finishedCourses",
-    "      finishedCoursesRatio",
-    "      numBadges",
-    "      timeSpentInMonthStr",
-    "      loginsInMonth",
-    "    }",
-    "  }",
-    "}",
-    ""
-  ].join("\n");
+  // The server fills in the starter query, and on a demo site only, the demo's token.
+  var demoToken = root.getAttribute("data-token") || "";
+  var starter = root.getAttribute("data-query") || "";
+  var PLACEHOLDER = "<token>";
+  var network = GraphiQL.createFetcher({ url: endpoint });
+
+  // Until a token is entered, say what to do instead of sending the placeholder (which the
+  // server would answer "Invalid token", as if the user had done something wrong).
+  function fetcher(params, options) {
+    var headers = (options && options.headers) || {};
+    var auth = String(headers.Authorization || headers.authorization || "");
+    if (auth.indexOf(PLACEHOLDER) !== -1) {
+      return Promise.resolve({
+        errors: [{
+          message: "Put your Moodle web service token in the Headers pane (below), in place of " +
+            PLACEHOLDER + ", then reload the schema (circular arrow, left) and run the query.",
+          extensions: { code: "TOKEN_NEEDED" }
+        }]
+      });
+    }
+    return network(params, options);
+  }
+
   var element = React.createElement(GraphiQL, {
     fetcher: fetcher,
-    defaultQuery: defaultQuery,
-    defaultVariables: "{\"id\": \"2\"}",
-    defaultHeaders: "{\"Authorization\": \"Bearer <token>\"}",
+    defaultQuery: starter,
+    defaultHeaders: "{\"Authorization\": \"Bearer " + (demoToken || PLACEHOLDER) + "\"}",
     defaultEditorToolsVisibility: "headers",
     isHeadersEditorEnabled: true,
     shouldPersistHeaders: true
