@@ -170,6 +170,12 @@ class Settings(BaseSettings):
         default=None, description="Real Moodle to forward other web service functions to."
     )
     pool_size: int = Field(default=10, ge=1, le=200)
+    statement_timeout_ms: int = Field(
+        default=10_000,
+        ge=0,
+        description="Longest a single SQL statement may run, in milliseconds (PostgreSQL"
+        " statement_timeout, MariaDB max_statement_time); 0: no limit.",
+    )
     max_rest_body: int = Field(
         default=8 * 1024 * 1024, ge=1024, description="Bytes a REST request body may hold."
     )

@@ -118,6 +118,8 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("cors_origins", '["https://app.example.org/"]', "is not an origin"),
     ("moodle_url", "moodle.example.org", "'moodle.example.org' is not an http(s) URL"),
     ("pool_size", "0", "greater than or equal to 1"),
+    ("statement_timeout_ms", "-1", "greater than or equal to 0"),
+    ("statement_timeout_ms", "5s", "valid integer"),
     ("max_rest_body", "100", "greater than or equal to 1024"),
     ("max_graphql_body", "1MB", "valid integer"),
     ("site_cache_seconds", "-1", "greater than or equal to 0"),

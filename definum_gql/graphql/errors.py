@@ -13,7 +13,7 @@ from typing import Any
 from cross_web import HTTPException
 from graphql import GraphQLError
 
-from definum_gql.moodle.site import DatabaseUnavailable
+from definum_gql.moodle.site import DatabaseUnavailable, QueryTimeout
 from definum_gql.stats.errors import (
     InvalidMonth,
     MultipleUsersFound,
@@ -75,6 +75,11 @@ _STATS_CODES: dict[type[StatsError], str] = {
 }
 
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+QUERY_TIMEOUT = "QUERY_TIMEOUT"
+TIMEOUT_MESSAGE = (
+    "A database statement ran longer than the server allows (DEFINUM_STATEMENT_TIMEOUT_MS):"
+    " ask for less at once (fewer learners, months or aliases)."
+)
 INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
 
 
@@ -95,6 +100,8 @@ def error_code(error: GraphQLError) -> tuple[str, bool]:
         return original.code, True
     if isinstance(original, DatabaseUnavailable):
         return "DATABASE_UNAVAILABLE", False
+    if isinstance(original, QueryTimeout):
+        return QUERY_TIMEOUT, False
     if isinstance(original, StatsError):
         for kind, code in _STATS_CODES.items():
             if isinstance(original, kind):
@@ -115,6 +122,9 @@ def format_error(error: GraphQLError, request_id: str) -> tuple[dict[str, Any], 
     if code == "DATABASE_UNAVAILABLE":
         formatted["message"] = "The Moodle database is unavailable."
         log.error("request %s: database unavailable: %s", request_id, error.original_error)
+    elif code == QUERY_TIMEOUT:
+        formatted["message"] = TIMEOUT_MESSAGE
+        log.warning("request %s: statement timed out: %s", request_id, error.original_error)
     elif not readable:
         formatted["message"] = UNEXPECTED
         extensions["requestId"] = request_id

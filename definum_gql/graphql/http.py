@@ -44,8 +44,20 @@ from definum_gql.auth import (
 from definum_gql.config import AuthMode
 from definum_gql.graphql.access import Viewer
 from definum_gql.graphql.context import Context
-from definum_gql.graphql.errors import RequestRefused, format_error, refusal_body
-from definum_gql.moodle.site import DatabaseReadError, DatabaseUnavailable, Moodle, RequestContext
+from definum_gql.graphql.errors import (
+    QUERY_TIMEOUT,
+    TIMEOUT_MESSAGE,
+    RequestRefused,
+    format_error,
+    refusal_body,
+)
+from definum_gql.moodle.site import (
+    DatabaseReadError,
+    DatabaseUnavailable,
+    Moodle,
+    QueryTimeout,
+    RequestContext,
+)
 from definum_gql.observe import current
 
 log = logging.getLogger("definum_gql.graphql")
@@ -225,6 +237,9 @@ class GraphQLView(GraphQL[Context, None]):
             log.error("request %s: database unavailable: %s", exchange.request_id, exc)
             message = "The Moodle database is unavailable."
             raise RequestRefused(503, message, "DATABASE_UNAVAILABLE") from exc
+        except QueryTimeout as exc:
+            log.warning("request %s: statement timed out: %s", exchange.request_id, exc)
+            raise RequestRefused(504, TIMEOUT_MESSAGE, QUERY_TIMEOUT) from exc
         except DatabaseReadError as exc:
             log.error("request %s: database error: %s", exchange.request_id, exc)
             message = f"Unexpected error (request {exchange.request_id})."

@@ -53,6 +53,27 @@ PG_SESSION = {
 MYSQL_SESSION = "SET SESSION TRANSACTION READ ONLY"
 
 
+def pg_session(statement_timeout_ms: int) -> dict[str, str]:
+    """A PostgreSQL session's settings: read-only, and the statement timeout (0: none)."""
+    settings = dict(PG_SESSION)
+    if statement_timeout_ms:
+        settings["statement_timeout"] = str(statement_timeout_ms)
+    return settings
+
+
+def mysql_timeout(server_version: str, statement_timeout_ms: int) -> str | None:
+    """The SET that bounds a MariaDB/MySQL session's statements (None: no limit).
+
+    MariaDB's ``max_statement_time`` is in seconds and covers every statement; MySQL's
+    ``max_execution_time`` is in milliseconds and covers SELECT, which is all we send.
+    """
+    if not statement_timeout_ms:
+        return None
+    if "mariadb" in server_version.lower():
+        return f"SET SESSION max_statement_time = {statement_timeout_ms / 1000:.3f}"
+    return f"SET SESSION max_execution_time = {int(statement_timeout_ms)}"
+
+
 def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
@@ -71,7 +92,9 @@ def read_only_sqlite(url: URL) -> URL:
     return url.set(database=database).update_query_dict({"mode": "ro", "uri": "true"})
 
 
-def create_reader_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_reader_engine(
+    url: str, *, pool_size: int = 10, statement_timeout_ms: int = 0
+) -> AsyncEngine:
     """An engine for reading a Moodle site: pooled, autocommit and read-only.
 
     No ping on checkout (a dead connection is replaced when a request's first statement fails,
@@ -82,7 +105,7 @@ def create_reader_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = {}
     if backend == "postgresql":
-        kwargs["connect_args"] = {"server_settings": dict(PG_SESSION)}
+        kwargs["connect_args"] = {"server_settings": pg_session(statement_timeout_ms)}
     elif backend == "mysql" and "charset" not in parsed.query:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     elif backend == "sqlite":
@@ -109,6 +132,10 @@ def create_reader_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         elif backend == "mysql":
             cursor = dbapi_connection.cursor()
             cursor.execute(MYSQL_SESSION)
+            cursor.execute("SELECT VERSION()")
+            bound = mysql_timeout(str(cursor.fetchone()[0]), statement_timeout_ms)
+            if bound is not None:
+                cursor.execute(bound)
             cursor.close()
 
     event.listen(sync, "before_cursor_execute", _refuse_writes)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -49,6 +50,29 @@ class DatabaseUnavailable(Exception):
 
 class DatabaseReadError(Exception):
     """A statement failed on a reachable database (REST answers dmlreadexception)."""
+
+
+class QueryTimeout(DatabaseReadError):
+    """A statement ran past DEFINUM_STATEMENT_TIMEOUT_MS and the database cancelled it; the
+    connection stays usable (GraphQL answers QUERY_TIMEOUT)."""
+
+
+# PostgreSQL's query_canceled; MariaDB's ER_STATEMENT_TIMEOUT, MySQL's ER_QUERY_TIMEOUT.
+_PG_CANCELED = "57014"
+_MYSQL_TIMEOUT = {1969, 3024}
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database cancelling a statement for running too long."""
+    orig = getattr(exc, "orig", None)
+    if orig is not None and orig is not exc and is_timeout(orig):
+        return True
+    if getattr(exc, "sqlstate", None) == _PG_CANCELED:
+        return True
+    module = type(exc).__module__
+    if module.startswith(("asyncmy", "pymysql", "aiomysql")):
+        return bool(exc.args) and exc.args[0] in _MYSQL_TIMEOUT
+    return False
 
 
 # MariaDB client and server codes that mean the connection is gone (CR_*, ER_CONNECTION_KILLED,
@@ -167,25 +191,29 @@ class DriverPool:
     #: Waiting for a free connection longer than this is an outage (SQLAlchemy's default).
     TIMEOUT = 30.0
 
-    def __init__(self, engine: AsyncEngine, size: int) -> None:
+    def __init__(self, engine: AsyncEngine, size: int, statement_timeout_ms: int = 0) -> None:
         self.engine = engine
         self.driver = engine.dialect.driver
         self.size = size
+        self.statement_timeout_ms = statement_timeout_ms
         self._pool: Any = None
         self._lock = asyncio.Lock()
+        #: asyncmy connections whose statement timeout is set (asyncmy has no per-connection
+        #: setup hook beyond init_command, which cannot know MariaDB from MySQL).
+        self._bounded: weakref.WeakSet[Any] = weakref.WeakSet()
 
     async def _create(self) -> Any:
         _, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
         if self.driver == "asyncpg":
             import asyncpg
 
-            from definum_gql.moodle.engine import PG_SESSION
+            from definum_gql.moodle.engine import pg_session
 
             return await asyncpg.create_pool(
                 **kwargs,
                 min_size=0,
                 max_size=self.size,
-                server_settings=dict(PG_SESSION),
+                server_settings=pg_session(self.statement_timeout_ms),
                 max_inactive_connection_lifetime=3600,
                 reset=_no_reset,
             )
@@ -212,8 +240,23 @@ class DriverPool:
             conn = await self._pool.acquire(timeout=self.TIMEOUT)
         else:
             conn = await asyncio.wait_for(self._pool.acquire(), self.TIMEOUT)
+            if self.statement_timeout_ms and conn not in self._bounded:
+                await self._bound(conn)
         pool_in_use(1)
         return conn
+
+    async def _bound(self, conn: Any) -> None:
+        from definum_gql.moodle.engine import mysql_timeout
+
+        statement = mysql_timeout(conn.get_server_info(), self.statement_timeout_ms)
+        if statement is not None:
+            try:
+                async with conn.cursor() as cursor:
+                    await cursor.execute(statement)
+            except BaseException:
+                self._pool.release(conn)
+                raise
+        self._bounded.add(conn)
 
     async def release(self, conn: Any, broken: bool = False) -> None:
         pool_in_use(-1)
@@ -244,14 +287,16 @@ async def _no_reset(conn: Any) -> None:
 class Database:
     """The engine and what its readers share: the driver pool and statement listeners."""
 
-    def __init__(self, engine: AsyncEngine, pool_size: int = 10) -> None:
+    def __init__(
+        self, engine: AsyncEngine, pool_size: int = 10, statement_timeout_ms: int = 0
+    ) -> None:
         self.engine = engine
         self.dialect = engine.dialect
         self.backend = engine.dialect.name
         #: Statements go straight to the driver with asyncpg and asyncmy; SQLite and other
         #: drivers go through SQLAlchemy.
         self.raw = engine.dialect.driver in ("asyncpg", "asyncmy")
-        self.pool = DriverPool(engine, 2 * pool_size) if self.raw else None
+        self.pool = DriverPool(engine, 2 * pool_size, statement_timeout_ms) if self.raw else None
         self.listeners: list[Listener] = []
         event.listen(engine.sync_engine, "before_cursor_execute", self._on_cursor_execute)
 
@@ -363,6 +408,8 @@ class Reader:
             except ReadOnlyViolation:
                 raise
             except Exception as exc:
+                if is_timeout(exc):
+                    raise QueryTimeout(first_line(exc)) from exc
                 if not is_connection_error(exc):
                     raise DatabaseReadError(first_line(exc)) from exc
                 first = not self._used
@@ -433,6 +480,8 @@ class Reader:
             except ReadOnlyViolation:
                 raise
             except Exception as exc:
+                if is_timeout(exc):
+                    raise QueryTimeout(first_line(exc)) from exc
                 if not is_connection_error(exc):
                     raise DatabaseReadError(first_line(exc)) from exc
                 await self._discard()

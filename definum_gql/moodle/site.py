@@ -17,7 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from definum_gql.config import Settings
 from definum_gql.moodle.engine import create_reader_engine
 from definum_gql.moodle.queries import Statements, statements
-from definum_gql.moodle.reader import Database, DatabaseReadError, DatabaseUnavailable, Reader
+from definum_gql.moodle.reader import (
+    Database,
+    DatabaseReadError,
+    DatabaseUnavailable,
+    QueryTimeout,
+    Reader,
+)
 from definum_gql.moodle.tables import MoodleTables
 from definum_gql.stats.strings import DEFAULT_LANG, LANGS
 
@@ -148,13 +154,16 @@ class Moodle:
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Moodle:
-        engine = create_reader_engine(settings.url(), pool_size=settings.pool_size)
+        timeout = settings.statement_timeout_ms
+        engine = create_reader_engine(
+            settings.url(), pool_size=settings.pool_size, statement_timeout_ms=timeout
+        )
         if clock is None:
             frozen = settings.now
             clock = time.time if frozen is None else (lambda: float(frozen))
         return cls(
             settings,
-            Database(engine, settings.pool_size),
+            Database(engine, settings.pool_size, timeout),
             statements(settings.table_prefix),
             clock,
             month_cache(settings, engine),
@@ -317,6 +326,7 @@ __all__ = [
     "DatabaseReadError",
     "DatabaseUnavailable",
     "Moodle",
+    "QueryTimeout",
     "RequestContext",
     "SiteConfig",
     "UseStatsParams",
