@@ -483,6 +483,7 @@ def balancer(
         "    upstream definum {\n"
         f"{servers}"
         "        keepalive 8;\n"
+        "        keepalive_timeout 4s;\n"
         "    }\n"
         "    server {\n"
         f"        listen 127.0.0.1:{port};\n"
