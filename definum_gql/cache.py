@@ -103,6 +103,7 @@ class MonthCache:
         # key -> (expiry on self._clock or None for never, JSON text); most recently used last.
         self._lru: OrderedDict[MonthKey, tuple[float | None, str]] = OrderedDict()
         self._redis: Redis | None = None
+
         self._redis_where = ""
         self._redis_down = False
         self._redis_retry_at = 0.0
@@ -119,6 +120,14 @@ class MonthCache:
                 # One try, whatever the redis-py version defaults to (Redis() retries 3 times).
                 retry=Retry(NoBackoff(), 0),
             )
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
+
+    def bind_site(self, namespace: str) -> None:
+        """Key Redis entries by ``namespace`` from now on (the site's own identifier, once read)."""
+        self._namespace = namespace
 
     def _redis_key(self, key: MonthKey) -> str:
         # JSON keeps the fields apart whatever characters kind or variant hold.

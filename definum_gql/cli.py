@@ -58,11 +58,23 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _check_database(settings: Settings) -> None:
-    """One line and exit 2 unless the database answers and holds the prefix's Moodle tables."""
-    from definum_gql.moodle.probe import NotAMoodleDatabase, check_database
+    """One line and exit 2 unless the database holds the prefix's Moodle tables.
+
+    A database that does not answer may only be down for now: serving starts anyway (a process
+    started during an outage, or before its database, recovers by itself; /readyz says 503
+    meanwhile), with a warning.
+    """
+    from definum_gql.moodle.probe import DatabaseUnreachable, NotAMoodleDatabase, check_database
 
     try:
         asyncio.run(check_database(settings))
+    except DatabaseUnreachable as exc:
+        err.print(
+            f"warning: {exc}; serving anyway (/readyz answers 503 until it answers)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     except NotAMoodleDatabase as exc:
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

@@ -69,6 +69,8 @@ class Exchange:
             value = getattr(self, name)
             if value is not None:
                 fields[name] = value
+        if self.month_hits or self.month_misses:
+            fields["month_cache"] = {"hits": self.month_hits, "misses": self.month_misses}
         return fields
 
 

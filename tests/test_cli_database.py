@@ -24,6 +24,7 @@ from definum_gql.moodle.probe import NotAMoodleDatabase, check_database
 from definum_gql.moodle.site import DatabaseUnavailable, Moodle
 from tests import databases
 from tests.databases import BACKENDS, create_database, drop_database
+from tests.served import raw_request, serving
 
 
 async def run_cli(url: str, *args: str, **extra: str) -> tuple[int, str, str]:
@@ -114,15 +115,35 @@ async def test_the_right_prefix_passes_the_check(empty_moodle: databases.TestDat
         "mysql+asyncmy://reader:s3cret@127.0.0.1:1/moodle",
     ],
 )
-@pytest.mark.parametrize("command", ["stats", "serve"])
-async def test_a_server_that_cannot_be_reached_is_one_line(url: str, command: str) -> None:
-    args = ("stats", "5") if command == "stats" else ("serve", "--port", "1")
-    code, out, err = await run_cli(url, *args)
+async def test_a_server_that_cannot_be_reached_is_one_line(url: str) -> None:
+    code, out, err = await run_cli(url, "stats", "5")
     assert (code, out) == (2, "")
     lines = err.splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith(f"error: cannot reach the database {shown(url)}: ")
     assert "s3cret" not in err
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+asyncpg://reader:s3cret@127.0.0.1:1/moodle",
+        "mysql+asyncmy://reader:s3cret@127.0.0.1:1/moodle",
+    ],
+)
+async def test_serve_starts_while_its_database_is_down_and_says_so(url: str) -> None:
+    # A process started during an outage (or before its database) must come up and recover by
+    # itself; the load balancer learns from /readyz meanwhile.
+    get = "GET {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    async with serving({"DEFINUM_DATABASE_URL": url}) as served:
+        ready = await raw_request(served.port, get.format("/readyz").encode())
+        alive = await raw_request(served.port, get.format("/healthz").encode())
+    log = served.log.decode()
+    assert f"warning: cannot reach the database {shown(url)}: " in log
+    assert "serving anyway (/readyz answers 503 until it answers)" in log
+    assert ready.status == 503
+    assert alive.status == 200
+    assert "s3cret" not in log
 
 
 async def test_a_password_in_the_query_is_masked_too() -> None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
+from sqlalchemy.engine import make_url
 
 from definum_gql.moodle.site import Moodle
 from definum_gql.stats.activity import monthly_activity
 from definum_gql.stats.months import Month
 from tests.builders import NOW, Site
-from tests.databases import MakeMoodle
+from tests.databases import MakeMoodle, settings_for
+
+if TYPE_CHECKING:  # imported at run time, pytest would try to collect the class
+    from tests.databases import TestDatabase
 from tests.graphql_support import StatementCounter
 
 # NOW is 2026-11-25 (Paris): October is closed, November is the current month.
@@ -55,3 +61,29 @@ async def test_closed_months_are_read_once_and_the_current_month_each_time(
         third = await monthly_activity(ctx, [learner], [OCTOBER, NOVEMBER])
     assert third[learner][0].time_spent == 1020
     assert third[learner][1].time_spent == 60 + 900
+
+
+async def test_processes_reading_different_hosts_of_one_site_share_redis_keys(
+    site: Site, database: TestDatabase
+) -> None:
+    # Two addresses of the same database stand for a primary and its replica: what keys the
+    # shared cache is the site's own siteidentifier (the same on every replica), once read.
+    if database.backend == "sqlite":
+        pytest.skip("SQLite has one address")
+    await site.config(siteidentifier="q9SSmAGdNsEtZUu4rS0Lz3dC0Alw6yS4moodle.example.org")
+    other = make_url(database.url).set(host="localhost").render_as_string(hide_password=False)
+    views = [
+        Moodle.from_settings(settings_for(url, redis_url="redis://127.0.0.1:6379/0"))
+        for url in (database.url, other)
+    ]
+    try:
+        before = [view.cache.namespace for view in views if view.cache is not None]
+        for view in views:
+            async with view.request():
+                pass
+        after = [view.cache.namespace for view in views if view.cache is not None]
+    finally:
+        for view in views:
+            await view.dispose()
+    assert len(set(before)) == 2  # by address until the site is read
+    assert after == ["definum:1:q9SSmAGdNsEtZUu4rS0Lz3dC0Alw6yS4moodle.example.org/mdl_"] * 2

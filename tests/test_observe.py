@@ -145,3 +145,22 @@ async def test_without_metrics_there_is_no_metrics_route(site: tuple[str, DemoRe
     async with serving({"DEFINUM_DATABASE_URL": url}) as served:
         answer = await raw_request(served.port, _get("/metrics"))
     assert answer.status == 404
+
+
+async def test_the_line_tells_month_cache_hits_and_misses(site: tuple[str, DemoResult]) -> None:
+    url, result = site
+    token = result.tokens["valid"]
+    query = '{ user(by: ID, value: "5") { activity(month: "2026-10") { logins } } }'
+    async with serving({"DEFINUM_DATABASE_URL": url}) as served:
+        first = await raw_request(served.port, graphql_post(token, query=query))
+        second = await raw_request(served.port, graphql_post(token, query=query))
+    lines = {
+        line["request_id"]: line
+        for line in (
+            json.loads(raw) for raw in served.log.decode().splitlines() if raw.startswith("{")
+        )
+        if "request_id" in line
+    }
+    # October is closed: computed once (a miss), then found (a hit).
+    assert lines[first.headers["x-request-id"]]["month_cache"] == {"hits": 0, "misses": 1}
+    assert lines[second.headers["x-request-id"]]["month_cache"] == {"hits": 1, "misses": 0}

@@ -28,6 +28,10 @@ class NotAMoodleDatabase(Exception):
     """The database cannot be reached, or holds no Moodle site with this prefix (one line)."""
 
 
+class DatabaseUnreachable(NotAMoodleDatabase):
+    """The database did not answer: it may be down for now (serve starts anyway; /readyz says)."""
+
+
 def sqlite_file(url: str) -> Path | None:
     """The file of a SQLite URL (None for other databases and in-memory ones)."""
     parsed = make_url(url)
@@ -57,7 +61,7 @@ async def probe(db: Database, settings: Settings) -> None:
                 for name in REQUIRED:
                     await reader.execute(text(f"SELECT id FROM {prefix}{name} WHERE id = 0"))
     except DatabaseUnavailable as exc:
-        raise NotAMoodleDatabase(f"cannot reach the database {shown}: {exc}") from None
+        raise DatabaseUnreachable(f"cannot reach the database {shown}: {exc}") from None
     except DatabaseReadError as exc:
         raise NotAMoodleDatabase(f"cannot read the database {shown}: {exc}") from None
     if not missing:

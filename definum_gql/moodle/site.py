@@ -150,6 +150,7 @@ class Moodle:
     _site_read_at: float = 0.0
     _use_stats_of: SiteConfig | None = None
     _use_stats_params: UseStatsParams | None = None
+    _cache_site: SiteConfig | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
@@ -201,6 +202,13 @@ class Moodle:
         self, reader: Reader, *, lang: str | None = None, timezone: str | None = None
     ) -> RequestContext:
         site = await self.site(reader)
+        if self.cache is not None and site is not self._cache_site:
+            # Moodle's siteidentifier is the same on the primary and every replica, whatever
+            # host each process reads: they all share one set of Redis entries.
+            self._cache_site = site
+            identifier = site.get("siteidentifier", "").strip()
+            if identifier:
+                self.cache.bind_site(cache_namespace(identifier, self.settings.table_prefix))
         return RequestContext(
             reader=reader,
             statements=self.statements,
@@ -277,14 +285,20 @@ def month_cache(settings: Settings, engine: AsyncEngine) -> MonthCache | None:
     from definum_gql.cache import MonthCache
 
     url = engine.url
-    # Identifies the site without its password: replicas of one site share entries, sites don't.
-    site = f"{url.host or ''}:{url.port or ''}/{url.database or ''}/{settings.table_prefix}"
+    # Until the site's configuration is read (Moodle.context binds its siteidentifier): the
+    # database's address, without its password.
+    site = f"{url.host or ''}:{url.port or ''}/{url.database or ''}"
     return MonthCache(
         entries=settings.month_cache_entries,
         current_ttl=settings.current_month_cache_seconds,
         redis_url=settings.redis_url,
-        namespace=f"definum:{CACHE_VERSION}:{site}",
+        namespace=cache_namespace(site, settings.table_prefix),
     )
+
+
+def cache_namespace(site: str, prefix: str) -> str:
+    """Redis keys' prefix: the format's version and the site (shared by every replica of it)."""
+    return f"definum:{CACHE_VERSION}:{site}/{prefix}"
 
 
 def _zone(value: str) -> str | None:
