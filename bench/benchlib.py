@@ -54,7 +54,7 @@ def add_common_args(parser: argparse.ArgumentParser, *, connections: int, worker
     parser.add_argument(
         "--token",
         help="web service token (default: the unrestricted, unexpired tokentype 0 token with "
-        "the lowest id)",
+        "the lowest id, a site admin's first)",
     )
     parser.add_argument(
         "--env",
@@ -113,19 +113,28 @@ def redact(url: str) -> str:
 
 
 def lookup_token(url: str, prefix: str) -> str:
-    """The token of the lowest-id unrestricted, unexpired permanent token (tokentype 0)."""
+    """The lowest-id unrestricted, unexpired permanent token (tokentype 0), a site admin's first:
+    GraphQL lookups by username need moodle/site:viewuseridentity, which admins always have."""
 
     async def run() -> str | None:
         engine = create_async_engine(url)
         try:
             async with engine.connect() as conn:
+                admins = (
+                    await conn.execute(
+                        text(f"SELECT value FROM {prefix}config WHERE name = 'siteadmins'")
+                    )
+                ).scalar_one_or_none()
+                ids = [int(i) for i in str(admins or "").split(",") if i.strip().isdigit()]
+                first = ", ".join(str(i) for i in ids) or "0"
                 token = (
                     await conn.execute(
                         text(
                             f"SELECT token FROM {prefix}external_tokens WHERE tokentype = 0"
                             " AND (validuntil IS NULL OR validuntil = 0)"
                             " AND (iprestriction IS NULL OR iprestriction = '')"
-                            " ORDER BY id LIMIT 1"
+                            f" ORDER BY CASE WHEN userid IN ({first}) THEN 0 ELSE 1 END, id"
+                            " LIMIT 1"
                         )
                     )
                 ).scalar_one_or_none()
