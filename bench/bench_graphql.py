@@ -206,6 +206,7 @@ async def inprocess(
     apps: dict[str, Any] = {}
     if OURS in args.contenders:
         apps[OURS] = create_app(load_settings())
+        quiet_request_lines()
     if CEILING in args.contenders:
         apps[CEILING] = ceiling_app
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -476,3 +477,10 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def quiet_request_lines() -> None:
+    """In-process, the app's one line per request would flood the report (and cost time)."""
+    import logging
+
+    logging.getLogger("definum_gql.access").setLevel(logging.WARNING)

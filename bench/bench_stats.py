@@ -95,6 +95,7 @@ async def bench(url: str, month: Month, runs: int, parts: set[str]) -> list[str]
     lines = [f"### {backend}: {len(users):,} users", ""]
     rng = random.Random(11)
     app = create_app(moodle.settings, moodle)
+    quiet_request_lines()
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1))
     http = httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600)
     headers = {"Authorization": f"Bearer {token}"}
@@ -242,3 +243,10 @@ if __name__ == "__main__":
             " (.venv/bin/python bench/bench_stats.py)"
         )
     asyncio.run(main(arguments))
+
+
+def quiet_request_lines() -> None:
+    """In-process, the app's one line per request would flood the report (and cost time)."""
+    import logging
+
+    logging.getLogger("definum_gql.access").setLevel(logging.WARNING)
