@@ -366,12 +366,182 @@ async def test_learner_list_carries_each_learners_document(site: Site, moodle: M
     }
 
 
+# The dashboard's documents (definum_gql/dashboard runs them; copies kept equal by its tests).
+
+
+async def test_me_is_the_tokens_owner(site: Site, moodle: Moodle) -> None:
+    await build(site)
+    result = await run(site, moodle, "me.graphql", {})
+    assert result == {"me": {"id": 2, "fullname": "Admin User"}}
+
+
+async def test_learner_search_pages_and_finds_an_exact_id_number(
+    site: Site, moodle: Moodle
+) -> None:
+    ids = await build(site)
+    dee = await site.user(
+        username="dee", firstname="Dee", lastname="Dalton", email="dee@example.net", idnumber="X-42"
+    )
+
+    async def search(**variables: Any) -> dict[str, Any]:
+        return await run(site, moodle, "learner_search.graphql", variables)
+
+    # Every account's e-mail holds an "a" (example.org, example.com): all five, two a page.
+    first = await search(search="a", first=2)
+    users = first["users"]
+    assert [e["node"]["id"] for e in users["edges"]] == [2, ids["ada"]]
+    assert (users["totalCount"], users["pageInfo"]["hasNextPage"]) == (5, True)
+    assert "byIdnumber" not in first  # not asked for
+    after = users["pageInfo"]["endCursor"]
+    second = await search(search="a", first=2, after=after)
+    assert [e["node"]["id"] for e in second["users"]["edges"]] == [ids["bob"], ids["cy"]]
+    assert (await search(search="LOVEL"))["users"]["edges"] == [
+        {
+            "node": {
+                "id": ids["ada"],
+                "fullname": "Ada Lovelace",
+                "username": "ada",
+                "email": "ada@example.org",
+                "idnumber": "",
+            }
+        }
+    ]
+    # No name, e-mail or username holds "X-42": only the ID number finds Dee.
+    exact = await search(search="X-42", idnumber="X-42", withIdnumber=True)
+    assert exact["users"] == {
+        "totalCount": 0,
+        "pageInfo": {"hasNextPage": False, "endCursor": None},
+        "edges": [],
+    }
+    assert exact["byIdnumber"] == {
+        "id": dee,
+        "fullname": "Dee Dalton",
+        "username": "dee",
+        "email": "dee@example.net",
+        "idnumber": "X-42",
+    }
+
+
+async def test_learner_month(site: Site, moodle: Moodle) -> None:
+    ids = await build(site)
+    november = await run(
+        site, moodle, "learner_month.graphql", {"value": str(ids["ada"]), "month": "2026-11"}
+    )
+    assert november["user"] == {
+        "id": ids["ada"],
+        "activity": {
+            "month": "2026-11",
+            "logins": 1,
+            "timeSpent": 1500,
+            "timeSpentText": "25m 0s",
+            "activeDays": 1,
+            "byCourse": [
+                {
+                    "courseId": ids["biology"],
+                    "course": {"id": ids["biology"], "fullname": "Biology"},
+                    "timeSpent": 900,
+                    "timeSpentText": "15m 0s",
+                },
+                {
+                    "courseId": ids["algebra"],
+                    "course": {"id": ids["algebra"], "fullname": "Algebra"},
+                    "timeSpent": 420,
+                    "timeSpentText": "7m 0s",
+                },
+                {"courseId": 0, "course": None, "timeSpent": 180, "timeSpentText": "3m 0s"},
+            ],
+        },
+        # block_dedication: one session from the login to the Biology view.
+        "dedication": 600,
+    }
+    # Without $month: this month (November, by the frozen clock).
+    this_month = await run(site, moodle, "learner_month.graphql", {"value": str(ids["ada"])})
+    assert this_month["user"] == november["user"]
+    october = await run(
+        site, moodle, "learner_month.graphql", {"value": str(ids["ada"]), "month": "2026-10"}
+    )
+    activity = october["user"]["activity"]
+    assert (activity["timeSpent"], activity["logins"], activity["activeDays"]) == (1300, 1, 1)
+    # One session from the login to the logout, 1300 s after it.
+    assert october["user"]["dedication"] == 1300
+
+
+def _twelve_months() -> dict[str, str]:
+    months = ["2025-12", *(f"2026-{m:02d}" for m in range(1, 12))]
+    return {f"m{i}": month for i, month in enumerate(months, start=1)}
+
+
+async def test_learner_time_by_month(site: Site, moodle: Moodle) -> None:
+    ids = await build(site)
+    variables: dict[str, Any] = {"value": str(ids["ada"]), **_twelve_months()}
+    dedication = await run(site, moodle, "learner_time_by_month.graphql", variables)
+    use_stats = await run(
+        site, moodle, "learner_time_by_month.graphql", {**variables, "algorithm": "USE_STATS"}
+    )
+    zeros = {f"m{i}": 0 for i in range(1, 11)}
+    # m11 is October, m12 November.
+    assert dedication["user"] == {"id": ids["ada"], **zeros, "m11": 1300, "m12": 600}
+    assert use_stats["user"] == {"id": ids["ada"], **zeros, "m11": 1300, "m12": 1500}
+
+
+async def test_course_learners(site: Site, moodle: Moodle) -> None:
+    ids = await build(site)
+    variables = {"course": ids["algebra"], "first": 1}
+    first = await run(site, moodle, "course_learners.graphql", variables)
+    assert first["course"] == {
+        "id": ids["algebra"],
+        "fullname": "Algebra",
+        "shortname": "ALG",
+        "completionEnabled": True,
+        "enrolledLearners": 2,
+        "completedLearners": 1,
+        "completionRate": 50,
+        "activeLearnersThisMonth": 1,
+        "timeSpentThisMonth": 420,
+        "timeSpentThisMonthText": "7m 0s",
+    }
+    users = first["users"]
+    assert (users["totalCount"], users["pageInfo"]["hasNextPage"]) == (2, True)
+    (ada,) = [edge["node"] for edge in users["edges"]]
+    assert (ada["id"], ada["fullname"]) == (ids["ada"], "Ada Lovelace")
+    assert sorted(ada["enrolments"], key=lambda e: e["course"]["id"]) == [
+        {
+            "course": {"id": ids["algebra"]},
+            "completion": {"completed": True, "timeCompleted": "2026-11-18T12:06:40+01:00"},
+        },
+        {"course": {"id": ids["biology"]}, "completion": None},
+    ]
+    assert ada["activity"] == {
+        "month": "2026-11",
+        "byCourse": [
+            {"courseId": ids["biology"], "timeSpent": 900, "timeSpentText": "15m 0s"},
+            {"courseId": ids["algebra"], "timeSpent": 420, "timeSpentText": "7m 0s"},
+            {"courseId": 0, "timeSpent": 180, "timeSpentText": "3m 0s"},
+        ],
+    }
+    after = users["pageInfo"]["endCursor"]
+    second = await run(site, moodle, "course_learners.graphql", {**variables, "after": after})
+    assert second["users"]["pageInfo"]["hasNextPage"] is False
+    (bob,) = [edge["node"] for edge in second["users"]["edges"]]
+    assert bob == {
+        "id": ids["bob"],
+        "fullname": "Bob Babbage",
+        "enrolments": [{"course": {"id": ids["algebra"]}, "completion": None}],
+        "activity": {"month": "2026-11", "byCourse": []},
+    }
+
+
 EXECUTED = {
     "learner_dashboard.graphql": test_learner_dashboard,
     "legacy_stats.graphql": test_legacy_stats_document_for_a_past_month,
     "course_completion_report.graphql": test_course_completion_report,
     "monthly_activity_chart.graphql": test_monthly_activity_chart,
     "learner_list.graphql": test_learner_list_pages_and_filters,
+    "me.graphql": test_me_is_the_tokens_owner,
+    "learner_search.graphql": test_learner_search_pages_and_finds_an_exact_id_number,
+    "learner_month.graphql": test_learner_month,
+    "learner_time_by_month.graphql": test_learner_time_by_month,
+    "course_learners.graphql": test_course_learners,
 }
 
 
