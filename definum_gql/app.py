@@ -16,7 +16,13 @@ from starlette.routing import Route
 from definum_gql.auth import Authenticator
 from definum_gql.config import AuthMode, Settings, load_settings
 from definum_gql.graphql import graphql_routes
-from definum_gql.guards import BodyLimit, BodyRule, ForwardedRewriteGuard, graphql_too_large
+from definum_gql.guards import (
+    BodyLimit,
+    BodyRule,
+    ForwardedRewriteGuard,
+    graphql_too_large,
+    graphql_too_slow,
+)
 from definum_gql.health import readiness
 from definum_gql.moodle.site import Moodle
 from definum_gql.observe import Observe, install_logging
@@ -83,7 +89,7 @@ def create_app(settings: Settings, moodle: Moodle | None = None) -> Starlette:
             routes.append(Route("/metrics", scrape))
     bodies = [
         body_rule(settings),
-        BodyRule("/graphql", settings.max_graphql_body, graphql_too_large),
+        BodyRule("/graphql", settings.max_graphql_body, graphql_too_large, graphql_too_slow),
     ]
     # Outermost: every answer, refusals by the guards included, gets its line and request id.
     middleware = [Middleware(Observe, recorder=recorder)]
@@ -99,7 +105,10 @@ def create_app(settings: Settings, moodle: Moodle | None = None) -> Starlette:
             )
         )
     # After CORS, so that a refused body still carries the CORS headers a browser needs.
-    middleware += [Middleware(ForwardedRewriteGuard), Middleware(BodyLimit, rules=bodies)]
+    middleware += [
+        Middleware(ForwardedRewriteGuard),
+        Middleware(BodyLimit, rules=bodies, timeout=settings.client_timeout),
+    ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.moodle = site
     return app

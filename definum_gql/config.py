@@ -183,6 +183,19 @@ class Settings(BaseSettings):
         default=1024 * 1024, ge=1024, description="Bytes a GraphQL request body may hold."
     )
     site_cache_seconds: float = Field(default=30.0, ge=0)
+    client_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a client may take to send a request's head (from connecting, or from"
+        " its first byte) and, separately, its body; then HTTP 408 and the connection is closed.",
+    )
+    keep_alive_timeout: int = Field(
+        default=5,
+        ge=1,
+        le=3600,
+        description="Seconds an idle keep-alive connection is kept open between two requests.",
+    )
     metrics: str = Field(
         default="off",
         description="Prometheus metrics: 'off', 'on' (/metrics on the service's port) or a port"

@@ -4,15 +4,28 @@
   so uvicorn's own proxy-header handling is off: left on, it believes any header sent from
   127.0.0.1 and rewrites the client address before the app sees the real peer.
 - No access log line holds a secret: the query string's ``wstoken`` (and the like) is redacted.
+- No connection is held for ever by a client that stops or trickles. uvicorn bounds only the idle
+  time between two requests (``timeout_keep_alive``); nothing bounds a connection that never
+  sends a byte, a head that never ends (its size neither: httptools takes any number of header
+  bytes), or the rest of a body the app did not read. protocol.BoundedProtocol adds those; the
+  body the app reads is bounded by guards.BodyLimit, which answers 408 in the door's shape.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import Any
 
 from definum_gql.config import Settings
+
+#: The most bytes a request's head (request line and headers) may hold: 64 KiB (Apache refuses
+#: a request line over 8 KiB, nginx a header line over 8 KiB).
+MAX_HEAD = 64 * 1024
+#: How long SIGTERM waits for requests in flight before closing them: below systemd's
+#: TimeoutStopSec (30 s in deploy/definum-gql.service), after which it would SIGKILL.
+GRACEFUL_SHUTDOWN_SECONDS = 25
 
 # Query parameters that carry a secret, in any case (Moodle's, OAuth's and the usual suspects).
 SECRET_PARAMETERS = frozenset(
@@ -61,6 +74,16 @@ def install_log_redaction() -> None:
         access.addFilter(RedactSecrets())
 
 
+def bounded_protocol(settings: Settings) -> Any:
+    """uvicorn's ``http`` option: protocol.BoundedProtocol with the settings' client timeout (a
+    picklable partial: ``--workers`` start it anew in each worker)."""
+    from definum_gql.protocol import BoundedProtocol
+
+    return functools.partial(
+        BoundedProtocol, client_timeout=settings.client_timeout, max_head=MAX_HEAD
+    )
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """What ``serve`` gives uvicorn, with one worker or many."""
     return {
@@ -73,6 +96,10 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "server_header": False,
         # definum_gql.observe writes one line per request (request id, SQL count, ...).
         "access_log": False,
+        # Deadlines on what clients send (BoundedProtocol, guards.BodyLimit) and on idling.
+        "http": bounded_protocol(settings),
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
 
 

@@ -8,6 +8,9 @@
 * :func:`running_nginx`: nginx with a generated configuration in a temporary directory (pid,
   error log and temporary paths inside it, ``daemon off``), e.g. :func:`balancer` in front of
   several backends.
+* :func:`mariadb_server`: a MariaDB server in its own temporary directory
+  (``mariadb-install-db``, ``mariadbd`` on a free port of 127.0.0.1, root without a password),
+  run as the ``mysql`` OS user when we are root; it too can be stopped and started again.
 * :func:`serve_process`: ``definum-gql serve`` (tests/served.py) with its output read as it comes,
   so that a chatty process never blocks on a full pipe and its log can be read while it runs.
 
@@ -286,6 +289,180 @@ async def postgres_primary() -> AsyncIterator[Primary]:
                     await server.stop("immediate")
         for server in [*primary.replicas, primary]:
             shutil.rmtree(server.root, ignore_errors=True)
+
+
+# --- MariaDB ---
+
+MARIADBD = os.environ.get("DEFINUM_TEST_MARIADBD", "/usr/sbin/mariadbd")
+MARIADB_INSTALL_DB = os.environ.get("DEFINUM_TEST_MARIADB_INSTALL_DB", "mariadb-install-db")
+
+
+def _as_mysql(argv: Sequence[str]) -> list[str]:
+    return ["runuser", "-u", "mysql", "--", *argv] if _is_root() else list(argv)
+
+
+def _mariadb_binaries() -> str:
+    if not Path(MARIADBD).is_file():
+        missing(f"mariadbd is not installed at {MARIADBD} (DEFINUM_TEST_MARIADBD)")
+    install = shutil.which(MARIADB_INSTALL_DB)
+    if install is None:
+        missing(f"{MARIADB_INSTALL_DB} is not installed (DEFINUM_TEST_MARIADB_INSTALL_DB)")
+    if _is_root():
+        if shutil.which("runuser") is None:
+            missing("runuser is not installed (needed to run MariaDB as mysql)")
+        try:
+            pwd.getpwnam("mysql")
+        except KeyError:
+            missing("there is no mysql OS user to run MariaDB as")
+    return install
+
+
+def _directory_for_mysql(prefix: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    if _is_root():
+        owner = pwd.getpwnam("mysql")
+        os.chown(path, owner.pw_uid, owner.pw_gid)
+    return path
+
+
+@dataclass
+class MariaServer:
+    """One throwaway MariaDB server: ``root`` holds its data, socket, pid file and error log."""
+
+    name: str
+    root: Path
+    port: int
+    process: asyncio.subprocess.Process | None = None
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def logfile(self) -> Path:
+        return self.root / "error.log"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    def url(self, database: str = DATABASE, user: str = "root", password: str = "") -> str:
+        """The SQLAlchemy URL definum-gql is given (``mysql+asyncmy``)."""
+        secret = f":{password}" if password else ""
+        return f"mysql+asyncmy://{user}{secret}@127.0.0.1:{self.port}/{database}?charset=utf8mb4"
+
+    def log(self) -> str:
+        return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+
+    async def start(self) -> None:
+        argv = [
+            MARIADBD,
+            "--no-defaults",
+            f"--datadir={self.data}",
+            f"--port={self.port}",
+            "--bind-address=127.0.0.1",
+            f"--socket={self.root / 'mysqld.sock'}",
+            f"--pid-file={self.root / 'mysqld.pid'}",
+            f"--log-error={self.logfile}",
+            "--skip-name-resolve",
+            "--innodb-buffer-pool-size=32M",
+            "--innodb-flush-log-at-trx-commit=0",
+            "--max-connections=500",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci",
+        ]
+        self.process = await asyncio.create_subprocess_exec(
+            *_as_mysql(argv),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+
+        async def answers() -> bool:
+            if self.process is not None and self.process.returncode is not None:
+                raise AssertionError(f"{self.name}: mariadbd exited at start:\n{self.log()}")
+            try:
+                await self.fetchval("SELECT 1", database="mysql")
+            except Exception:
+                return False
+            return True
+
+        await poll(answers, f"{self.name}: MariaDB to accept connections on {self.port}")
+
+    async def stop(self, mode: str = "fast") -> None:
+        """Stop the server: ``fast`` (SIGTERM: sessions cut, a clean shutdown) or
+        ``immediate`` (SIGKILL, a crash)."""
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        # runuser passes SIGTERM on to mariadbd; SIGKILL would leave mariadbd behind it.
+        pid = int((self.root / "mysqld.pid").read_text().strip())
+        os.kill(pid, signal.SIGKILL if mode == "immediate" else signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), DEADLINE)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise AssertionError(
+                f"{self.name}: mariadbd did not stop within {DEADLINE:g} s"
+            ) from None
+        self.process = None
+
+    async def _connect(self, database: str) -> Any:
+        import asyncmy
+
+        return await asyncmy.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user="root",
+            password="",
+            database=database,
+            autocommit=True,
+            connect_timeout=10,
+        )
+
+    async def fetchall(self, sql: str, *args: Any, database: str = DATABASE) -> list[Any]:
+        """All rows of one statement, on a connection of its own (not definum-gql's)."""
+        conn = await self._connect(database)
+        try:
+            async with conn.cursor() as cursor:
+                await cursor.execute(sql, args or None)
+                return list(await cursor.fetchall())
+        finally:
+            conn.close()
+
+    async def fetchval(self, sql: str, *args: Any, database: str = DATABASE) -> Any:
+        rows = await self.fetchall(sql, *args, database=database)
+        return rows[0][0] if rows else None
+
+    async def execute(self, sql: str, *args: Any, database: str = DATABASE) -> None:
+        await self.fetchall(sql, *args, database=database)
+
+    async def create_database(self, name: str = DATABASE) -> None:
+        await self.execute(
+            f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+            database="mysql",
+        )
+
+
+@contextlib.asynccontextmanager
+async def mariadb_server(name: str = "mariadb") -> AsyncIterator[MariaServer]:
+    """A fresh MariaDB server on a free port; stopped and removed at the end."""
+    install = _mariadb_binaries()
+    root = _directory_for_mysql(f"definum-{name}-")
+    server = MariaServer(name, root, free_port())
+    try:
+        options = ["--auth-root-authentication-method=normal", "--skip-test-db"]
+        await run(
+            _as_mysql([install, "--no-defaults", f"--datadir={server.data}", *options]),
+            limit=120,
+        )
+        await server.start()
+        yield server
+    finally:
+        with contextlib.suppress(Exception):
+            await server.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # --- definum-gql serve ---

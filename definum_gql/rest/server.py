@@ -19,7 +19,7 @@ from definum_gql.auth import (
     Refused,
     client_address,
 )
-from definum_gql.guards import BodyTooLarge
+from definum_gql.guards import BodyRefused
 from definum_gql.moodle.site import (
     DatabaseReadError,
     DatabaseUnavailable,
@@ -107,7 +107,8 @@ class RestServer:
         self.forward_transport = forward_transport
 
     async def handle(self, request: Request) -> Response:
-        """Answer one call; raises only for a body over its limit (guards.BodyLimit answers)."""
+        """Answer one call; raises only for a body refused while it streams (guards.BodyLimit
+        answers)."""
         fmt = XML
         exchange = current()
         try:
@@ -124,8 +125,8 @@ class RestServer:
                 return await forward(
                     request, body, self.moodle.settings.moodle_url, self.forward_transport
                 )
-        except BodyTooLarge:
-            raise  # guards.BodyLimit answers it, in the call's format
+        except BodyRefused:
+            raise  # guards.BodyLimit answers it (too large, too slow), in the call's format
         except WsError as error:
             return self._error(error, fmt)
         except DatabaseUnavailable as exc:
