@@ -10,9 +10,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from definum_gql import dashboard
 from definum_gql.auth import Authenticator
 from definum_gql.config import AuthMode, Settings, load_settings
 from definum_gql.graphql import graphql_routes
@@ -52,7 +53,7 @@ def create_app(settings: Settings, moodle: Moodle | None = None) -> Starlette:
     auth = Authenticator(settings.token_cache_seconds)
 
     async def home(request: Request) -> Response:
-        return RedirectResponse("/graphql")
+        return await dashboard.page(request, site)
 
     async def health(request: Request) -> Response:
         # Liveness: the process answers; the database is /readyz's business.
@@ -68,6 +69,7 @@ def create_app(settings: Settings, moodle: Moodle | None = None) -> Starlette:
 
     routes = [
         Route("/", home),
+        dashboard.static_mount(),
         Route("/healthz", health),
         Route("/readyz", ready),
         *graphql_routes(site, authenticator=auth),
