@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 from starlette.applications import Starlette
 
 from definum_gql.auth import Authenticator
@@ -108,3 +109,35 @@ async def test_the_dashboard_reads_the_learners_log_once(
     assert len(counter.reading("mdl_user_enrolments")) == 1
     assert len(counter.reading("mdl_badge_issued")) == 1
     assert len(counter.statements) == 5, counter.statements
+
+
+async def _session_counters(moodle: Moodle) -> tuple[int, int]:
+    """(PREPARE, EXECUTE) statements run so far on the session the pool hands out next."""
+    async with moodle.db.reader() as reader:
+        rows = await reader.execute(text("SHOW SESSION STATUS LIKE 'Com_%_sql'"))
+    found = {str(name).lower(): int(value) for name, value in rows}
+    return found["com_prepare_sql"], found["com_execute_sql"]
+
+
+async def test_mariadb_prepares_each_statement_once_per_connection(
+    site: Site, moodle_with: MakeMoodle, database: databases.TestDatabase
+) -> None:
+    if database.backend != "mariadb":
+        pytest.skip("server-side statements by name are MariaDB's (asyncpg prepares on its own)")
+    # One connection in the pool: every call runs on the same session.
+    cached = moodle_with(site_cache_seconds=3600, token_cache_seconds=3600, pool_size=1)
+    learner = await _learner(site)
+    await ready(site)
+    async with _app(cached) as http:
+        first = await http.get("/webservice/rest/server.php", params=params(str(learner)))
+        prepared, executed = await _session_counters(cached)
+        again = [
+            await http.get("/webservice/rest/server.php", params=params(str(learner)))
+            for _ in range(3)
+        ]
+        prepared_after, executed_after = await _session_counters(cached)
+    assert all(answer.content == first.content for answer in again)
+    assert first.json()["numbadges"] == 1
+    # The document statement was prepared by the first call; the next three only EXECUTE it.
+    assert prepared_after == prepared
+    assert executed_after == executed + 3

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -280,6 +281,15 @@ class DriverPool:
             await pool.wait_closed()
 
 
+#: The driver's placeholders (%s) and escaped percent signs (%%) in compiled MySQL statements.
+_MARK = re.compile(r"%(%|s)")
+
+
+def _literal(conn: Any, value: Any) -> str:
+    """``value`` as an SQL literal, escaped by the driver for this connection's settings."""
+    return "NULL" if value is None else str(conn.escape(value))
+
+
 async def _no_reset(conn: Any) -> None:
     """Nothing to reset: our sessions never change their state (asyncpg's reset is a round trip)."""
 
@@ -299,6 +309,38 @@ class Database:
         self.pool = DriverPool(engine, 2 * pool_size, statement_timeout_ms) if self.raw else None
         self.listeners: list[Listener] = []
         event.listen(engine.sync_engine, "before_cursor_execute", self._on_cursor_execute)
+        #: MariaDB server-side statements: SQL -> name (the same on every connection), and the
+        #: SQL the server would not prepare (sent as text from then on).
+        self._statement_names: dict[str, str] = {}
+        self._unpreparable: set[str] = set()
+
+    async def server_statement(self, conn: Any, cursor: Any, sql: str) -> str | None:
+        """The name of ``sql`` prepared on MariaDB connection ``conn`` (PREPARE at its first use
+        there), or None where statements go as text: MySQL (its EXECUTE takes only @variables),
+        or a statement the server refused to prepare."""
+        if sql in self._unpreparable:
+            return None
+        state: dict[str, Any] | None = getattr(conn, "_definum_statements", None)
+        if state is None:
+            state = {"mariadb": "mariadb" in str(conn.get_server_info()).lower(), "names": set()}
+            conn._definum_statements = state
+        if not state["mariadb"]:
+            return None
+        name = self._statement_names.setdefault(sql, f"definum_{len(self._statement_names)}")
+        if name not in state["names"]:
+            text = _MARK.sub(lambda m: "%" if m[1] == "%" else "?", sql)
+            try:
+                await cursor.execute(f"PREPARE {name} FROM {_literal(conn, text)}")
+            except Exception as exc:
+                if is_connection_error(exc):
+                    raise
+                log.warning(
+                    "MariaDB would not prepare a statement (%s): sent as text", first_line(exc)
+                )
+                self._unpreparable.add(sql)
+                return None
+            state["names"].add(name)
+        return name
 
     def _on_cursor_execute(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         self.notify(statement)
@@ -397,14 +439,14 @@ class Reader:
         compiled = prepared.compiled(self.database.dialect, _bucket(n) if n else 0)
         defaults = compiled.defaults
         args = [params[k] if k in params else defaults[k] for k in compiled.order]
-        return await self._run_compiled(compiled, args, prepared.custom_plan)
+        return await self._run_compiled(compiled, args, prepared.custom_plan, reusable=True)
 
     async def _run_compiled(
-        self, compiled: _Compiled, args: list[Any], custom_plan: bool
+        self, compiled: _Compiled, args: list[Any], custom_plan: bool, reusable: bool = False
     ) -> list[Row]:
         for attempt in (0, 1):
             try:
-                return await self._send(compiled.sql, args, custom_plan)
+                return await self._send(compiled.sql, args, custom_plan, reusable)
             except ReadOnlyViolation:
                 raise
             except Exception as exc:
@@ -420,14 +462,18 @@ class Reader:
                 raise DatabaseUnavailable(first_line(exc)) from exc
         raise AssertionError("unreachable")
 
-    async def _send(self, sql: str, args: list[Any], custom_plan: bool = False) -> list[Row]:
+    async def _send(
+        self, sql: str, args: list[Any], custom_plan: bool = False, reusable: bool = False
+    ) -> list[Row]:
         started = time.perf_counter()
         try:
-            return await self._send_timed(sql, args, custom_plan)
+            return await self._send_timed(sql, args, custom_plan, reusable)
         finally:
             count_statement(time.perf_counter() - started)
 
-    async def _send_timed(self, sql: str, args: list[Any], custom_plan: bool) -> list[Row]:
+    async def _send_timed(
+        self, sql: str, args: list[Any], custom_plan: bool, reusable: bool
+    ) -> list[Row]:
         rows: list[Row]
         if not self.database.raw:
             conn = await self.connection()
@@ -446,7 +492,19 @@ class Reader:
                 rows = await driver.fetch(sql, *args)
         else:
             async with driver.cursor() as cursor:
-                await cursor.execute(sql, tuple(args))
+                name = (
+                    await self.database.server_statement(driver, cursor, sql) if reusable else None
+                )
+                if name is None:
+                    await cursor.execute(sql, tuple(args))
+                else:
+                    # MariaDB parses a prepared statement once per connection (the document
+                    # statement: 0.67 -> ~0.5 ms of server time a call); the values go as
+                    # literals, escaped by the driver exactly as its own %s interpolation does.
+                    values = ", ".join(_literal(driver, a) for a in args)
+                    await cursor.execute(
+                        f"EXECUTE {name} USING {values}" if args else f"EXECUTE {name}"
+                    )
                 rows = list(await cursor.fetchall())
         self._used = True
         return rows
