@@ -15,14 +15,15 @@ async def client(settings: Settings, moodle: Moodle) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
-async def test_root_redirects_to_graphiql_and_health_answers(
+async def test_root_serves_the_dashboard_and_health_answers(
     settings: Settings, moodle: Moodle
 ) -> None:
     async with await client(settings, moodle) as http:
         home = await http.get("/")
         health = await http.get("/healthz")
-    assert home.status_code == 307
-    assert home.headers["location"] == "/graphql"
+    assert home.status_code == 200
+    assert home.headers["content-type"].startswith("text/html")
+    assert "/dashboard/static/" in home.text
     assert health.json() == {"status": "ok"}
 
 
