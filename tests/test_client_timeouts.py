@@ -165,12 +165,8 @@ async def test_a_half_sent_graphql_body_is_408_request_timeout(
     served: tuple[Served, str],
 ) -> None:
     server, token = served
-    raw = await _exchange(
-        server.port,
-        _half_post(
-            "/graphql", f"Authorization: Bearer {token}\r\n".encode(), b"application/json"
-        ),
-    )
+    auth = f"Authorization: Bearer {token}\r\n".encode()
+    raw = await _exchange(server.port, _half_post("/graphql", auth, b"application/json"))
     status, headers, body = _split(raw)
     assert status == 408
     assert headers["connection"] == "close"
