@@ -54,7 +54,9 @@ def _object_of(cls: type, description: str | None = None) -> dict[str, Any]:
             schema["description"] = f.metadata["description"]
         properties[f.name] = schema
     about = {"description": description} if description else {}
-    return {"type": "object", **about, "properties": properties}
+    # Every key is always there: an error envelope then never passes for a document (the
+    # answer's "oneOf" needs exactly one of them to match).
+    return {"type": "object", **about, "required": list(properties), "properties": properties}
 
 
 _BADGE = _object_of(DefinumBadge)
