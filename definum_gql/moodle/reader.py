@@ -371,6 +371,8 @@ class Reader:
         self._conn: AsyncConnection | None = None
         self._driver: Any = None
         self._used = False
+        #: A statement was cancelled mid-flight: the connection is not fit for another one.
+        self._stale = False
 
     async def __aenter__(self) -> Reader:
         return self
@@ -379,9 +381,10 @@ class Reader:
         await self.close()
 
     async def close(self) -> None:
-        await self._give_back(broken=False)
+        await self._give_back(broken=self._stale)
 
     async def _give_back(self, broken: bool) -> None:
+        self._stale = False
         conn, self._conn = self._conn, None
         driver, self._driver = self._driver, None
         try:
@@ -404,6 +407,9 @@ class Reader:
 
     async def driver(self) -> Any:
         """The driver connection, taken from the driver's pool at the first statement."""
+        if self._stale:
+            await self._give_back(broken=True)
+            self._used = False  # a fresh checkout: its first statement may retry once
         if self._driver is None:
             assert self.database.pool is not None
             try:
@@ -483,6 +489,21 @@ class Reader:
             return rows
         driver = await self.driver()
         self._notify(sql)
+        try:
+            rows = await self._on_driver(driver, sql, args, custom_plan, reusable)
+        except asyncio.CancelledError:
+            # Cancelled mid-statement (the executor cancels a failed field's siblings, or the
+            # client went away): asyncmy has closed the connection and asyncpg's may still owe
+            # an answer, so the request's next statement takes a fresh one.
+            self._stale = True
+            raise
+        self._used = True
+        return rows
+
+    async def _on_driver(
+        self, driver: Any, sql: str, args: list[Any], custom_plan: bool, reusable: bool
+    ) -> list[Row]:
+        rows: list[Row]
         if self.database.backend == "postgresql":
             if custom_plan:
                 # The unnamed statement is planned for these values (never a generic plan).
@@ -506,7 +527,6 @@ class Reader:
                         f"EXECUTE {name} USING {values}" if args else f"EXECUTE {name}"
                     )
                 rows = list(await cursor.fetchall())
-        self._used = True
         return rows
 
     async def execute(self, statement: Executable) -> list[Row]:
