@@ -221,6 +221,15 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=2000, ge=10)
     max_page_size: int = Field(default=500, ge=1)
     max_history_months: int = Field(default=36, ge=1)
+    max_cost: int = Field(
+        default=50_000,
+        ge=1,
+        description="Largest cost of a GraphQL query (fields × list sizes), worked out before it"
+        " runs.",
+    )
+    max_search_words: int = Field(
+        default=10, ge=1, description="Words a GraphQL search filter may hold."
+    )
     introspection: bool = True
     # Caches (definum_gql/cache.py, auth).
     redis_url: str | None = Field(

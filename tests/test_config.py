@@ -139,6 +139,8 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("max_tokens", "5", "greater than or equal to 10"),
     ("max_page_size", "0", "greater than or equal to 1"),
     ("max_history_months", "0", "greater than or equal to 1"),
+    ("max_cost", "0", "greater than or equal to 1"),
+    ("max_search_words", "ten", "valid integer"),
     ("introspection", "perhaps", "valid boolean"),
     ("redis_url", "http://cache:6379", "not a Redis URL"),
     ("current_month_cache_seconds", "-1", "greater than or equal to 0"),

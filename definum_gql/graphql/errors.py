@@ -83,6 +83,14 @@ TIMEOUT_MESSAGE = (
 INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
 
 
+def shortened(value: str | None, keep: int = 64) -> str:
+    """``value`` as Python writes it, cut to ``keep`` characters: errors echo what the client
+    sent, which may be a megabyte long."""
+    if value is None or len(value) <= keep:
+        return repr(value)
+    return repr(value[:keep]) + f"... ({len(value):,} characters)"
+
+
 def with_code(error: GraphQLError, code: str) -> GraphQLError:
     """``error`` carrying ``extensions.code``: how a check that refuses a document says which."""
     error.extensions = {**(error.extensions or {}), "code": code}

@@ -50,6 +50,7 @@ from definum_gql.graphql.errors import (
     RequestRefused,
     format_error,
     refusal_body,
+    shortened,
 )
 from definum_gql.moodle.site import (
     DatabaseReadError,
@@ -138,9 +139,8 @@ def _refusal(error: HTTPException) -> RequestRefused:
         message = "Only queries are served (definum-gql is read-only)."
         return RequestRefused(400, message, "GRAPHQL_VALIDATION_FAILED")
     if isinstance(cause, CannotGetOperationTypeError):
-        message = (
-            f"Unknown or ambiguous operation {cause.operation_name!r}: name one with operationName."
-        )
+        name = shortened(cause.operation_name)
+        message = f"Unknown or ambiguous operation {name}: name one with operationName."
         return RequestRefused(400, message, "GRAPHQL_VALIDATION_FAILED")
     return RequestRefused(error.status_code, error.reason, "BAD_REQUEST")
 
@@ -283,16 +283,28 @@ class GraphQLView(GraphQL[Context, None]):
 
     def parse_json(self, data: str | bytes) -> Any:
         # The body, and GET's variables and extensions, are objects; Strawberry would fail on
-        # any other JSON body with a 500.
-        parsed = super().parse_json(data)
+        # any other JSON body with a 500. Strawberry turns only JSONDecodeError into a 400: the
+        # decoder recurses into arrays and objects (RecursionError past Python's limit, about
+        # 1,000 levels), refuses integers of more than 4,300 digits and bytes that are not
+        # UTF-8 with other errors.
+        try:
+            parsed = super().parse_json(data)
+        except RecursionError:
+            raise HTTPException(400, "The JSON is nested too deeply.") from None
+        except ValueError:
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
         if not isinstance(parsed, dict):
             raise HTTPException(400, "Expected a JSON object.")
         return parsed
 
     def encode_json(self, data: object) -> bytes:
-        # As Starlette's JSONResponse writes the refusals: UTF-8 rather than \u escapes.
+        # As Starlette's JSONResponse writes the refusals: UTF-8 rather than \u escapes; but a
+        # lone surrogate (from a client's "\ud800", echoed in an error) has no UTF-8 form.
         text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        return text.encode("utf-8")
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(data, allow_nan=False, separators=(",", ":")).encode("ascii")
 
     async def process_result(
         self, request: Request, result: ExecutionResult

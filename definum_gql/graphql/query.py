@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
+import re
 from datetime import date, datetime
 from typing import Annotated, cast
 
 import strawberry
 
 from definum_gql.graphql.access import VIEW_HIDDEN_COURSES, VIEW_USER_DETAILS, VIEW_USER_IDENTITY
-from definum_gql.graphql.errors import ClientError
+from definum_gql.graphql.errors import ClientError, shortened
 from definum_gql.graphql.fields import described
 from definum_gql.graphql.loaders import courses_loader, users_loader
 from definum_gql.graphql.types import Course, Info, User, UserIdField, shown_course
@@ -18,7 +20,7 @@ from definum_gql.observe import current
 from definum_gql.stats import listing
 from definum_gql.stats.courses import SITE_COURSE_ID
 from definum_gql.stats.errors import StatsError, UserNotFound
-from definum_gql.stats.identity import resolve_user
+from definum_gql.stats.identity import is_row_id, resolve_user, storable
 from definum_gql.stats.users import UserRow
 
 
@@ -88,7 +90,8 @@ class UserFilter:
         default=None,
         description="Words that must each appear (case-insensitively) in the first name, last "
         "name, email or username (email and username only with moodle/site:viewuseridentity; "
-        "without it, in the names only).",
+        "without it, in the names only). At most the server's `max_search_words` words (10 by "
+        "default) of at most 255 characters; no NUL character.",
     )
     suspended: bool | None = strawberry.field(
         default=None,
@@ -108,7 +111,8 @@ class CourseFilter:
     search: str | None = strawberry.field(
         default=None,
         description="Words that must each appear (case-insensitively) in the full name, short "
-        "name or ID number.",
+        "name or ID number. At most the server's `max_search_words` words (10 by default) of at "
+        "most 255 characters; no NUL character.",
     )
     visible: bool | None = strawberry.field(
         default=None,
@@ -132,8 +136,10 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
     except (binascii.Error, UnicodeError, ValueError):
         text = ""
     prefix, _, key = text.partition(":")
-    if prefix != kind or not key.isdigit():
-        raise ClientError(f"'after' is not a cursor of this list: {cursor!r}", "INVALID_CURSOR")
+    # Ids within a BIGINT only: a larger one is refused by PostgreSQL and SQLite as a parameter.
+    if prefix != kind or not is_row_id(key):
+        shown = shortened(cursor)
+        raise ClientError(f"'after' is not a cursor of this list: {shown}", "INVALID_CURSOR")
     return int(key)
 
 
@@ -146,6 +152,35 @@ def page_size(info: Info, first: int | None) -> int:
     if first > limit:
         raise ClientError(f"'first' is {first}; at most {limit} items per page", "PAGE_TOO_LARGE")
     return first
+
+
+#: The longest column a search looks in (course.shortname): a longer word matches nothing.
+SEARCH_WORD_CHARS = 255
+
+
+def search_text(info: Info, text: str | None) -> str | None:
+    """A search filter, refused when it holds more words than ``max_search_words`` (each word is
+    one more condition on every row), a word longer than any column searched, or characters no
+    Moodle text holds (NUL, a lone surrogate)."""
+    if text is None:
+        return None
+    limit = info.context.settings.max_search_words
+    # Counted without splitting all of a megabyte of words.
+    words = [match[0] for match in itertools.islice(_WORD.finditer(text), limit + 1)]
+    if len(words) > limit:
+        raise ClientError(f"'search' holds more than {limit} words; give at most {limit}")
+    longest = max(words, key=len, default="")
+    if len(longest) > SEARCH_WORD_CHARS:
+        raise ClientError(
+            f"'search' holds a word of {len(longest)} characters; at most {SEARCH_WORD_CHARS} "
+            "(the longest text searched)"
+        )
+    if not storable(text):
+        raise ClientError("'search' holds a NUL character or a lone surrogate")
+    return text
+
+
+_WORD = re.compile(r"\S+")
 
 
 def _active_since(info: Info, text: str | None) -> int | None:
@@ -256,7 +291,7 @@ class Query:
             in_category=given.in_category,
             include_subcategories=given.include_subcategories,
             active_since=_active_since(info, given.active_since),
-            search=given.search,
+            search=search_text(info, given.search),
             search_identity=viewer.can(VIEW_USER_IDENTITY),
             suspended=given.suspended,
         )
@@ -310,7 +345,7 @@ class Query:
         flt = listing.CourseFilter(
             in_category=given.in_category,
             include_subcategories=given.include_subcategories,
-            search=given.search,
+            search=search_text(info, given.search),
             visible=visible,
             completion_enabled=given.completion_enabled,
         )

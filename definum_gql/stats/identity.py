@@ -25,6 +25,8 @@ from definum_gql.stats.users import UserRow, user_row
 USER_ID_FIELDS = ("id", "username", "idnumber", "email", "oidcuniqueid", "oidcusername")
 _PHP_TRIM = " \t\n\r\0\x0b"
 _MAX_ID = 2**63 - 1
+_MAX_ID_DIGITS = len(str(_MAX_ID))
+_LOOKUP_FIELDS = ("id", "username", "email", "idnumber")
 T = TypeVar("T")
 
 
@@ -54,20 +56,45 @@ def lookup(ctx: RequestContext, field: str, value: str) -> Lookup | None:
     id: digits after PHP's trim; username: trimmed, lowercased, on this site's mnet host;
     email: trimmed, case-insensitive; idnumber: exact, untrimmed. Empty never matches.
     """
+    if field not in _LOOKUP_FIELDS:
+        raise UnsupportedUserField(f"Non supported user field: {field}")
+    wanted = value if field == "idnumber" else value.strip(_PHP_TRIM)
+    if not storable(wanted):
+        return None
     if field == "id":
-        wanted = value.strip(_PHP_TRIM)
-        if not (wanted.isascii() and wanted.isdigit()) or int(wanted) > _MAX_ID:
-            return None
-        return Lookup(field, {"v": int(wanted)}, wanted)
+        return Lookup(field, {"v": int(wanted)}, wanted) if is_row_id(wanted) else None
     if field == "username":
-        wanted = value.strip(_PHP_TRIM).lower()
+        wanted = wanted.lower()
         return Lookup(field, {"v": wanted, "mnet": ctx.site.mnet_localhost_id}, wanted)
     if field == "email":
-        wanted = value.strip(_PHP_TRIM).lower()
-        return Lookup(field, {"v": wanted}, wanted) if wanted else None
-    if field == "idnumber":
-        return Lookup(field, {"v": value}, value) if value else None
-    raise UnsupportedUserField(f"Non supported user field: {field}")
+        wanted = wanted.lower()
+    return Lookup(field, {"v": wanted}, wanted) if wanted else None
+
+
+def is_row_id(text: str) -> bool:
+    """Whether ``text`` is a row id: ASCII digits within a BIGINT (Moodle's id columns).
+
+    The length is checked before the conversion: Python refuses to convert more than 4,300 digits.
+    """
+    return (
+        text.isascii()
+        and text.isdigit()
+        and len(text.lstrip("0")) <= _MAX_ID_DIGITS
+        and int(text) <= _MAX_ID
+    )
+
+
+def storable(text: str) -> bool:
+    """Whether a Moodle text column could hold ``text``: no NUL (PostgreSQL's text never holds
+    one, so the server refuses the parameter) and nothing UTF-8 cannot write (a lone surrogate,
+    which JSON's ``\\ud800`` gives). A value that is not can match no user on any database."""
+    if "\0" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def the_one(field: str, value: str, found: Sequence[T]) -> T:
@@ -96,7 +123,7 @@ async def resolve_user(ctx: RequestContext, field: str, value: str) -> UserRow:
 async def _oidc_candidates(ctx: RequestContext, field: str, value: str) -> list[UserRow]:
     if not ctx.site.has_oidc:
         raise OidcUnavailable("the auth_oidc plugin is not installed on this site")
-    if not value:
+    if not value or not storable(value):
         return []
     t = ctx.tables.auth_oidc_token
     column = t.c.oidcuniqid if field == "oidcuniqueid" else t.c.oidcusername
