@@ -115,9 +115,12 @@ def _parse(raw: bytes, sent: int = 0) -> RawAnswer:
     return RawAnswer(status, headers, body, sent)
 
 
-async def _read_all(reader: asyncio.StreamReader) -> bytes:
-    """One answer: its head, then its body by Content-Length, chunks, or up to the close."""
+async def _read_all(reader: asyncio.StreamReader, head_only: bool = False) -> bytes:
+    """One answer: its head, then its body by Content-Length, chunks, or up to the close
+    (nothing after the head for a HEAD request, whatever Content-Length says)."""
     head = await reader.readuntil(b"\r\n\r\n")
+    if head_only:
+        return head
     fields = head.decode("latin-1").lower()
     length = next(
         (
@@ -144,7 +147,7 @@ async def raw_request(port: int, request: bytes) -> RawAnswer:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(request)
     await writer.drain()
-    raw = await _read_all(reader)
+    raw = await _read_all(reader, head_only=request.startswith(b"HEAD "))
     writer.close()
     return _parse(raw)
 
