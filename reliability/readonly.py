@@ -1,0 +1,81 @@
+"""The generated-input suites against an account that may only SELECT (issue 11), long run.
+
+    .venv/bin/python reliability/readonly.py [--examples 2000] [--backend postgresql mariadb]
+
+For each database server (the machine's PostgreSQL on 127.0.0.1:5432 and MariaDB on
+127.0.0.1:3306, administrators without a password, as the test suite uses them): a fresh
+database holding a demo site, an account granted SELECT on it and nothing else, a real
+``definum-gql serve --workers 2`` reading through that account; then ``--examples`` generated
+REST requests over raw sockets, as many schemathesis cases from the OpenAPI document, and as many
+valid and invalid generated GraphQL documents (tests/readonly_account.py, which the normal suite
+runs with a few dozen cases). Every answer must be one the service may give, and the server's log
+must hold no error. The account and the database are dropped at the end, whatever happened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.builders import NOW
+from tests.readonly_account import (
+    log_problems,
+    run_generated,
+    select_only_site,
+    write_attempt,
+)
+from tests.throwaway import serve_process
+
+
+async def one_backend(backend: str, examples: int) -> dict[str, Any]:
+    started = time.monotonic()
+    async with select_only_site(backend, users=200) as site:
+        refused = await write_attempt(site.reader_url)
+        env = {
+            "DEFINUM_DATABASE_URL": site.reader_url,
+            "DEFINUM_NOW": str(NOW),
+            "DEFINUM_LOG_FORMAT": "json",
+        }
+        async with serve_process(env, ["--workers", "2"]) as served:
+            counts = await run_generated(served.port, site.token, examples)
+    return {
+        "backend": backend,
+        "account": f"{site.account} (SELECT only)",
+        "write_refused": refused.splitlines()[0] if refused else "NOT REFUSED",
+        "answers": dict(sorted(counts.items())),
+        "total": sum(counts.values()),
+        "log_errors": log_problems(served.log)[:10],
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--examples", type=int, default=2000, help="cases per generated suite")
+    parser.add_argument("--backend", nargs="+", default=["postgresql", "mariadb"])
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    results = [asyncio.run(one_backend(b, args.examples)) for b in args.backend]
+    summary = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "results": results,
+    }
+    text = json.dumps(summary, indent=2)
+    print(text)
+    if args.output:
+        args.output.write_text(text + "\n")
+    ok = all(not r["log_errors"] and r["write_refused"] != "NOT REFUSED" for r in results)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
