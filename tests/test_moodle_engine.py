@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import insert, text
 
 from definum_gql.moodle.engine import ReadOnlyViolation
-from definum_gql.moodle.reader import DatabaseUnavailable
+from definum_gql.moodle.reader import DatabaseUnavailable, ReaderClosed
 from definum_gql.moodle.site import Moodle
 from tests import databases
 from tests.builders import BASE_CONFIG, Site
@@ -149,3 +149,56 @@ async def test_a_statement_cancelled_mid_flight_leaves_the_request_a_working_con
             moodle.db.listeners.remove(on_statement)
         rows = await ctx.reader.rows(ctx.statements.config)
     assert {name for name, _ in rows} >= set(BASE_CONFIG)
+
+
+async def _pool_empties(moodle: Moodle) -> None:
+    """Closing the driver pool waits for every connection to come back (what a worker's
+    shutdown does); a connection kept by a finished request makes it wait forever."""
+    if moodle.db.pool is not None:
+        await asyncio.wait_for(moodle.db.pool.close(), 10)
+
+
+async def test_a_statement_asked_after_the_request_ended_takes_no_connection(
+    moodle: Moodle, site: Site
+) -> None:
+    """A DataLoader batch still running when an error ended the request's execution asks for a
+    statement after the request closed its reader: it is refused, and no connection is taken
+    (one was, for good, and the worker's shutdown then never finished)."""
+    async with moodle.request() as ctx:
+        await ctx.reader.rows(ctx.statements.config)
+    with pytest.raises(ReaderClosed):
+        await ctx.reader.rows(ctx.statements.config)
+    await _pool_empties(moodle)
+
+
+async def test_a_statement_on_the_wire_when_the_request_ends_does_not_go_back_to_the_pool(
+    moodle: Moodle, site: Site, database: databases.TestDatabase
+) -> None:
+    """The request ends while a task it left behind waits for a statement's answer: that
+    connection is closed rather than handed to the next request mid-statement."""
+    if database.backend == "sqlite":
+        pytest.skip("SQLite has no server connection to hand over")
+    pg = database.backend == "postgresql"
+    slow = "SELECT pg_sleep(1)" if pg else "SELECT SLEEP(1)"
+    pid_query = "SELECT pg_backend_pid()" if pg else "SELECT CONNECTION_ID()"
+    sent = asyncio.Event()
+
+    def on_statement(sql: str) -> None:
+        if "sleep" in sql.lower():
+            sent.set()
+
+    moodle.db.listeners.append(on_statement)
+    try:
+        async with moodle.request() as ctx:
+            pid = (await ctx.reader.execute(text(pid_query)))[0][0]
+            left_behind = asyncio.create_task(ctx.reader.execute(text(slow)))
+            await sent.wait()
+    finally:
+        moodle.db.listeners.remove(on_statement)
+    # The task's answer never comes: its connection was closed under it.
+    with pytest.raises((DatabaseUnavailable, ReaderClosed)):
+        await asyncio.wait_for(left_behind, 10)
+    async with moodle.request() as ctx:
+        again = (await ctx.reader.execute(text(pid_query)))[0][0]
+    assert again != pid
+    await _pool_empties(moodle)

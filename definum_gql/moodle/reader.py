@@ -53,6 +53,11 @@ class DatabaseReadError(Exception):
     """A statement failed on a reachable database (REST answers dmlreadexception)."""
 
 
+class ReaderClosed(Exception):
+    """A statement asked for after its request ended (a DataLoader batch still running when
+    an error ended the request's execution); nobody waits for its answer."""
+
+
 class QueryTimeout(DatabaseReadError):
     """A statement ran past DEFINUM_STATEMENT_TIMEOUT_MS and the database cancelled it; the
     connection stays usable (GraphQL answers QUERY_TIMEOUT)."""
@@ -373,6 +378,9 @@ class Reader:
         self._used = False
         #: A statement was cancelled mid-flight: the connection is not fit for another one.
         self._stale = False
+        #: Statements on the wire now, and whether the request has ended.
+        self._in_flight = 0
+        self._closed = False
 
     async def __aenter__(self) -> Reader:
         return self
@@ -381,7 +389,11 @@ class Reader:
         await self.close()
 
     async def close(self) -> None:
-        await self._give_back(broken=self._stale)
+        """The request has ended: its connection goes back to the pool, and no statement may
+        take another. A statement still on the wire (a task the request left behind) would go
+        back to the pool with it, so that connection is closed instead."""
+        self._closed = True
+        await self._give_back(broken=self._stale or self._in_flight > 0)
 
     async def _give_back(self, broken: bool) -> None:
         self._stale = False
@@ -398,11 +410,15 @@ class Reader:
     async def connection(self) -> AsyncConnection:
         """The SQLAlchemy connection (SQLite and drivers without a pool of their own)."""
         if self._conn is None:
+            self._refuse_if_closed()
             try:
-                self._conn = await self.database.engine.connect()
+                conn = await self.database.engine.connect()
             except Exception as exc:
-                self._conn = None
                 raise DatabaseUnavailable(first_line(exc)) from exc
+            if self._closed:  # the request ended while the connection was on its way
+                await conn.close()
+                self._refuse_if_closed()
+            self._conn = conn
         return self._conn
 
     async def driver(self) -> Any:
@@ -412,11 +428,22 @@ class Reader:
             self._used = False  # a fresh checkout: its first statement may retry once
         if self._driver is None:
             assert self.database.pool is not None
+            self._refuse_if_closed()
             try:
-                self._driver = await self.database.pool.acquire()
+                driver = await self.database.pool.acquire()
             except Exception as exc:
                 raise DatabaseUnavailable(first_line(exc)) from exc
+            if self._closed:  # the request ended while the connection was on its way
+                await self.database.pool.release(driver)
+                self._refuse_if_closed()
+            self._driver = driver
         return self._driver
+
+    def _refuse_if_closed(self) -> None:
+        # Without this, a batch left running took a connection after close() and kept it for
+        # good: the pool never emptied and the worker's shutdown waited forever.
+        if self._closed:
+            raise ReaderClosed("the request has ended")
 
     async def _discard(self) -> None:
         await self._give_back(broken=True)
@@ -453,7 +480,7 @@ class Reader:
         for attempt in (0, 1):
             try:
                 return await self._send(compiled.sql, args, custom_plan, reusable)
-            except ReadOnlyViolation:
+            except (ReadOnlyViolation, ReaderClosed):
                 raise
             except Exception as exc:
                 if is_timeout(exc):
@@ -472,9 +499,11 @@ class Reader:
         self, sql: str, args: list[Any], custom_plan: bool = False, reusable: bool = False
     ) -> list[Row]:
         started = time.perf_counter()
+        self._in_flight += 1
         try:
             return await self._send_timed(sql, args, custom_plan, reusable)
         finally:
+            self._in_flight -= 1
             count_statement(time.perf_counter() - started)
 
     async def _send_timed(
@@ -552,10 +581,11 @@ class Reader:
             first = not self._used
             conn = await self.connection()
             started = time.perf_counter()
+            self._in_flight += 1
             try:
                 result = await conn.execute(statement)
                 rows: list[Row] = list(result.all()) if result.returns_rows else []
-            except ReadOnlyViolation:
+            except (ReadOnlyViolation, ReaderClosed):
                 raise
             except Exception as exc:
                 if is_timeout(exc):
@@ -567,6 +597,7 @@ class Reader:
                     continue
                 raise DatabaseUnavailable(first_line(exc)) from exc
             finally:
+                self._in_flight -= 1
                 count_statement(time.perf_counter() - started)
             self.statements += 1
             self._used = True
