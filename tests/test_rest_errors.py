@@ -315,3 +315,25 @@ async def test_a_connection_lost_mid_query_is_503(
     assert response.content == xml_error(
         "dml_connection_exception", "dbconnectionfailed", "Database connection failed"
     )
+
+
+@pytest.mark.parametrize(
+    "userid",
+    [
+        "1" * 5000,  # past Python's 4,300-digit int conversion
+        "9" * 20,  # past a BIGINT
+        "0" * 30 + "9" * 19,  # past a BIGINT after its zeros
+        "9223372036854775808",  # one past the largest BIGINT
+    ],
+)
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+async def test_ids_no_row_can_hold_are_no_such_user(
+    site: Site, moodle: Moodle, userid: str, fmt: str
+) -> None:
+    """Digits no id column can hold are a learner who does not exist, as any other bad id: no
+    conversion error, no out-of-range statement."""
+    await ready(site)
+    response = await call(moodle, params(userid, fmt=fmt))
+    assert response.status_code == 200
+    expected = json_error(*NO_USER) if fmt == "json" else xml_error(*NO_USER)
+    assert response.content == expected
