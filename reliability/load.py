@@ -2,7 +2,7 @@
 
     .venv/bin/python reliability/load.py [--minutes 10] [--connections 32] [--workers 2]
         [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/definum_bench]
-        [--token 7ec72d6396a27b595f49f816d5170838]
+        [--token TOKEN]
 
 Serves the 10,000-learner demo (bench/demo_build.py builds it) with ``--workers``, checks the
 token answers, then runs wrk (reliability/mix.lua) for ``--minutes`` at ``--connections``:
@@ -34,7 +34,6 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/definum_bench"
-DEFAULT_TOKEN = "7ec72d6396a27b595f49f816d5170838"
 
 
 def free_port() -> int:
@@ -111,6 +110,15 @@ def check_token(port: int, token: str, learner: int) -> None:
         raise SystemExit(f"the token does not answer: {body}")
 
 
+def first_token(url: str) -> str:
+    """The token bench/ uses: the lowest-id unrestricted permanent one, a site admin's first."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from benchlib import lookup_token  # type: ignore[import-not-found]
+
+    token: str = lookup_token(url, "mdl_")
+    return token
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -118,10 +126,14 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--token", default=DEFAULT_TOKEN)
+    parser.add_argument(
+        "--token", help="web service token (default: the database's first unrestricted one)"
+    )
     parser.add_argument("--output", type=Path)
     parser.add_argument("--log", type=Path, help="serve's output (default: a temporary file)")
     args = parser.parse_args()
+    if args.token is None:
+        args.token = first_token(args.database_url)
 
     port = free_port()
     env = {

@@ -2,7 +2,7 @@
 
     .venv/bin/python reliability/timing.py [--rounds 3000]
         [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/definum_bench]
-        [--token 7ec72d6396a27b595f49f816d5170838]
+        [--token TOKEN]
 
 Sends wrong tokens of several kinds to both doors of the app (in-process, no network: the
 noise is the app's and the database's own), interleaved at random so that any drift of the
@@ -30,7 +30,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/definum_bench"
-DEFAULT_TOKEN = "7ec72d6396a27b595f49f816d5170838"
 HEX = "0123456789abcdef"
 
 
@@ -126,13 +125,26 @@ async def measure(url: str, token: str, rounds: int) -> dict[str, Any]:
     return result
 
 
+def first_token(url: str) -> str:
+    """The token bench/ uses: the lowest-id unrestricted permanent one, a site admin's first."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from benchlib import lookup_token  # type: ignore[import-not-found]
+
+    token: str = lookup_token(url, "mdl_")
+    return token
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3000, help="requests per door and kind")
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--token", default=DEFAULT_TOKEN)
+    parser.add_argument(
+        "--token", help="web service token (default: the database's first unrestricted one)"
+    )
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
+    if args.token is None:
+        args.token = first_token(args.database_url)
     load_before = os.getloadavg()
     figures = asyncio.run(measure(args.database_url, args.token, args.rounds))
     summary = {
