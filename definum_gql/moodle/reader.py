@@ -390,10 +390,13 @@ class Reader:
 
     async def close(self) -> None:
         """The request has ended: its connection goes back to the pool, and no statement may
-        take another. A statement still on the wire (a task the request left behind) would go
-        back to the pool with it, so that connection is closed instead."""
+        take another. A driver connection with a statement still on the wire (a task the
+        request left behind) would go back to the pool with it, so it is closed instead.
+        (SQLAlchemy's own connections, SQLite's, are returned as they are: invalidating an
+        aiosqlite connection mid-statement never finishes.)"""
         self._closed = True
-        await self._give_back(broken=self._stale or self._in_flight > 0)
+        in_flight = self._in_flight > 0 and self.database.raw
+        await self._give_back(broken=self._stale or in_flight)
 
     async def _give_back(self, broken: bool) -> None:
         self._stale = False
