@@ -32,7 +32,7 @@ from definum_gql.demo import build_demo_site
 from tests.builders import NOW
 from tests.databases import MY_ADMIN, PG_ADMIN, unreachable
 from tests.graphql_fuzz import check_refusal, check_valid_answer, documents
-from tests.rest_fuzz import PATH, Call, calls, check_answer
+from tests.rest_fuzz import PATH, Call, calls, check_answer, check_openapi_case, openapi_cases
 from tests.served import RawAnswer, raw_request
 from tests.throwaway import post_json
 
@@ -158,42 +158,10 @@ def _rest(port: int, token: str, examples: int, counts: Counter[str]) -> None:
 
 
 def _schemathesis(port: int, token: str, examples: int, counts: Counter[str]) -> None:
-    import schemathesis
-    from schemathesis.checks import not_a_server_error
-    from schemathesis.specs.openapi.checks import (
-        content_type_conformance,
-        response_schema_conformance,
-        status_code_conformance,
-    )
-
-    base = f"http://127.0.0.1:{port}"
-    schema = schemathesis.openapi.from_url(f"{base}/webservice/rest/openapi.json")
-    schema.config.update(base_url=base)
-    checks = [
-        not_a_server_error,
-        status_code_conformance,
-        content_type_conformance,
-        response_schema_conformance,
-    ]
-    strategies = [
-        schema[PATH][method].as_strategy(mode)
-        for method in ("GET", "POST")
-        for mode in schemathesis.GenerationMode
-    ]
-
     @_cases(examples)
-    @given(case=st.one_of(strategies), real=st.booleans())
+    @given(case=openapi_cases(port), real=st.booleans())
     def run(case: Any, real: bool) -> None:
-        if real and isinstance(case.query, dict):
-            case.query["wstoken"] = token
-        response = case.call(timeout=60)
-        case.validate_response(response, checks=checks)
-        headers = {
-            k.lower(): ", ".join(v) if isinstance(v, list) else v
-            for k, v in response.headers.items()
-        }
-        check_answer(response.status_code, headers, response.content, case.method.upper())
-        counts[f"schemathesis {response.status_code}"] += 1
+        counts[f"schemathesis {check_openapi_case(case, token if real else None)}"] += 1
 
     run()
 

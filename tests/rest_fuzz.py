@@ -260,3 +260,52 @@ def check_answer(
     keys = [key.get("name") for key in single.findall("KEY")]
     assert keys == STATS_KEYS
     return {"keys": keys}
+
+
+# --- schemathesis, from the served OpenAPI document ------------------------------------------
+
+
+def openapi_cases(port: int) -> st.SearchStrategy[Any]:
+    """schemathesis's cases for the shim of the server on ``port``, from its own OpenAPI
+    document: GET and POST, every generation mode (positive and negative)."""
+    import schemathesis
+
+    base = f"http://127.0.0.1:{port}"
+    schema = schemathesis.openapi.from_url(f"{base}/webservice/rest/openapi.json")
+    schema.config.update(base_url=base)
+    operations = schema[PATH]
+    return st.one_of(
+        [
+            operations[method].as_strategy(mode)
+            for method in ("GET", "POST")
+            for mode in schemathesis.GenerationMode
+        ]
+    )
+
+
+def check_openapi_case(case: Any, token: str | None) -> int:
+    """Call ``case`` (with ``token`` as its wstoken: past the token check, into the parameters);
+    its answer must conform to the OpenAPI document and be Moodle's. Returns the status."""
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    if token is not None and isinstance(case.query, dict):
+        case.query["wstoken"] = token
+    response = case.call(timeout=60)
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
+    case.validate_response(response, checks=checks)
+    headers = {
+        k.lower(): ", ".join(v) if isinstance(v, list) else v for k, v in response.headers.items()
+    }
+    check_answer(response.status_code, headers, response.content, case.method.upper())
+    status: int = response.status_code
+    return status

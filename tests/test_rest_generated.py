@@ -21,22 +21,23 @@ from typing import Any
 
 import httpx
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from definum_gql.app import create_app
 from definum_gql.config import Settings
 from definum_gql.demo import build_demo_site, demo_url
 from definum_gql.moodle.site import Moodle
 from tests.builders import NOW, Site
-from tests.rest_fuzz import EXAMPLES, PATH, Call, calls, check_answer
+from tests.rest_fuzz import (
+    EXAMPLES,
+    PATH,
+    Call,
+    calls,
+    check_answer,
+    check_openapi_case,
+    openapi_cases,
+)
 from tests.rest_support import TOKEN, ready
 from tests.served import Served, chunked_upload
 from tests.throwaway import request, serve_process
@@ -153,21 +154,6 @@ async def test_wire_level_oddities(served: tuple[Served, str], target: bytes) ->
 
 async def test_schemathesis_on_the_openapi_document(served: tuple[Served, str]) -> None:
     server, token = served
-    base = f"http://127.0.0.1:{server.port}"
-    schema = schemathesis.openapi.from_url(f"{base}/webservice/rest/openapi.json")
-    schema.config.update(base_url=base)
-    operations = schema[PATH]
-    checks = [
-        not_a_server_error,
-        status_code_conformance,
-        content_type_conformance,
-        response_schema_conformance,
-    ]
-    strategies = [
-        operations[method].as_strategy(mode)
-        for method in ("GET", "POST")
-        for mode in schemathesis.GenerationMode
-    ]
     seen: list[int] = []
 
     @settings(
@@ -176,18 +162,9 @@ async def test_schemathesis_on_the_openapi_document(served: tuple[Served, str]) 
         suppress_health_check=list(HealthCheck),
         derandomize=EXAMPLES <= 200,
     )
-    @given(case=st.one_of(strategies), real_token=st.booleans())
+    @given(case=openapi_cases(server.port), real_token=st.booleans())
     def run(case: Any, real_token: bool) -> None:
-        if real_token and isinstance(case.query, dict):
-            case.query["wstoken"] = token  # past the token check, into the parameters
-        response = case.call(timeout=30)
-        seen.append(response.status_code)
-        case.validate_response(response, checks=checks)
-        headers = {
-            k.lower(): ", ".join(v) if isinstance(v, list) else v
-            for k, v in response.headers.items()
-        }
-        check_answer(response.status_code, headers, response.content, case.method.upper())
+        seen.append(check_openapi_case(case, token if real_token else None))
 
     # schemathesis is synchronous: off the event loop, which keeps reading the server's log.
     await asyncio.to_thread(run)
