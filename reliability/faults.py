@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
-import platform
 import signal
 import statistics
 import sys
@@ -33,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from reliability.common import emit, summary
 from tests.test_faults import Database, Load, _env
 from tests.throwaway import mariadb_server, postgres_primary, serve_process
 
@@ -137,18 +136,7 @@ def main() -> int:
     args = parser.parse_args()
     load_before = os.getloadavg()
     figures = {b: asyncio.run(backend_rounds(b, args.rounds)) for b in args.backend}
-    summary = {
-        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs",
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "rounds": args.rounds,
-        **figures,
-    }
-    text = json.dumps(summary, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
+    emit(summary(load_before, rounds=args.rounds, **figures), args.output)
     bad = any(f["bad_answers"] for b in figures.values() for f in b.values())
     return 1 if bad else 0
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import socket
 import subprocess
@@ -33,6 +32,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from reliability.common import emit, first_token, summary  # noqa: E402
+
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/definum_bench"
 
 
@@ -108,15 +111,6 @@ def check_token(port: int, token: str, learner: int) -> None:
         body = json.loads(answer.read())
     if body.get("id") != learner:
         raise SystemExit(f"the token does not answer: {body}")
-
-
-def first_token(url: str) -> str:
-    """The token bench/ uses: the lowest-id unrestricted permanent one, a site admin's first."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-    from benchlib import lookup_token  # type: ignore[import-not-found]
-
-    token: str = lookup_token(url, "mdl_")
-    return token
 
 
 def main() -> int:
@@ -203,7 +197,6 @@ def main() -> int:
                 samples.append((round(elapsed, 1), sum(rss(w) for w in workers)))
             time.sleep(15)
         out, err = wrk.communicate()
-        load_after = os.getloadavg()
         alive = [w for w in workers if rss(w)]
         workers_after = children(serve.pid)
     finally:
@@ -219,11 +212,7 @@ def main() -> int:
         raise SystemExit(f"wrk said:\n{text}\n{err.decode()}")
     result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
     warm = [s for s in samples if s[0] >= 30]
-    summary = {
-        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs",
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in load_after],
+    figures = {
         "minutes": args.minutes,
         "connections": args.connections,
         "workers": args.workers,
@@ -244,11 +233,8 @@ def main() -> int:
         "wrk_stderr": err.decode()[-2000:],
         "serve_log": str(log_path),
     }
-    text = json.dumps(summary, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
-    ok = summary["errors"] == 0 and summary["workers_alive_at_end"]
+    emit(summary(load_before, **figures), args.output)
+    ok = figures["errors"] == 0 and figures["workers_alive_at_end"]
     return 0 if ok else 1
 
 

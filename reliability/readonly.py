@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from reliability.common import emit, summary
 from tests.builders import NOW
 from tests.readonly_account import (
     log_problems,
@@ -63,16 +63,9 @@ def main() -> int:
     parser.add_argument("--backend", nargs="+", default=["postgresql", "mariadb"])
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
+    load_before = os.getloadavg()
     results = [asyncio.run(one_backend(b, args.examples)) for b in args.backend]
-    summary = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "results": results,
-    }
-    text = json.dumps(summary, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
+    emit(summary(load_before, examples=args.examples, results=results), args.output)
     ok = all(not r["log_errors"] and r["write_refused"] != "NOT REFUSED" for r in results)
     return 0 if ok else 1
 

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -32,10 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from definum_gql.app import create_app
 from definum_gql.config import Settings
 from definum_gql.demo import build_demo_site, demo_url
+from reliability.common import ROOT, emit, summary
 from tests.builders import NOW
 from tests.test_graphql_hostile import HOSTILE, Hostile, send
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def yardsticks() -> list[Hostile]:
@@ -103,18 +100,7 @@ def main() -> int:
     args = parser.parse_args()
     load_before = os.getloadavg()
     figures = asyncio.run(measure(args.rounds))
-    summary = {
-        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs",
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "rounds": args.rounds,
-        "requests": figures,
-    }
-    text = json.dumps(summary, indent=2, ensure_ascii=False)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
+    emit(summary(load_before, rounds=args.rounds, requests=figures), args.output)
     return 0
 
 

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -28,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from reliability.common import emit, first_token, summary
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/definum_bench"
 HEX = "0123456789abcdef"
@@ -125,15 +125,6 @@ async def measure(url: str, token: str, rounds: int) -> dict[str, Any]:
     return result
 
 
-def first_token(url: str) -> str:
-    """The token bench/ uses: the lowest-id unrestricted permanent one, a site admin's first."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-    from benchlib import lookup_token  # type: ignore[import-not-found]
-
-    token: str = lookup_token(url, "mdl_")
-    return token
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3000, help="requests per door and kind")
@@ -147,19 +138,8 @@ def main() -> int:
         args.token = first_token(args.database_url)
     load_before = os.getloadavg()
     figures = asyncio.run(measure(args.database_url, args.token, args.rounds))
-    summary = {
-        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs",
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "database": args.database_url.split("@")[-1],
-        "rounds": args.rounds,
-        **figures,
-    }
-    text = json.dumps(summary, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
+    database = args.database_url.split("@")[-1]
+    emit(summary(load_before, database=database, rounds=args.rounds, **figures), args.output)
     return 0
 
 
