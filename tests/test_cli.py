@@ -22,6 +22,7 @@ from definum_gql.cli import _demo_token, build_progress
 from definum_gql.config import Settings
 from definum_gql.demo import DemoResult, build_demo_site, demo_url
 from tests.builders import NOW
+from tests.cli_support import run_command
 
 
 @pytest.fixture(scope="module")
@@ -31,19 +32,7 @@ async def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoResu
     return path, result
 
 
-async def run_cli(url: str, *args: str, **extra: str) -> tuple[int, bytes, bytes]:
-    env = {**os.environ, "DEFINUM_DATABASE_URL": url, "DEFINUM_CONFIG_FILE": "", **extra}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "definum_gql",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    return process.returncode or 0, out, err
+run_cli = run_command  # the bytes of both streams
 
 
 async def test_demo_token_is_read_back_from_an_existing_demo_file(

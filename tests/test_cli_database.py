@@ -7,9 +7,7 @@ uvicorn runs. Each server database is a throwaway one, dropped at the end.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,29 +21,15 @@ from definum_gql.config import Settings
 from definum_gql.moodle.probe import NotAMoodleDatabase, check_database
 from definum_gql.moodle.site import DatabaseUnavailable, Moodle
 from tests import databases
+from tests.cli_support import run_command
 from tests.databases import BACKENDS, create_database, drop_database
 from tests.served import raw_request, serving
 
 
 async def run_cli(url: str, *args: str, **extra: str) -> tuple[int, str, str]:
     """The real command in a subprocess; ``serve`` that starts anyway is stopped (a failure)."""
-    env = {**os.environ, "DEFINUM_DATABASE_URL": url, "DEFINUM_CONFIG_FILE": "", **extra}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "definum_gql",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), 60)
-    except TimeoutError:
-        process.kill()
-        out, err = await process.communicate()
-        return -1, out.decode(), "still running: " + err.decode()
-    return process.returncode or 0, out.decode(), err.decode()
+    code, out, err = await run_command(url, *args, **extra)
+    return code, out.decode(), err.decode()
 
 
 def shown(url: str) -> str:
