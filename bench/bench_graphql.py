@@ -56,6 +56,7 @@ from benchlib import (
     ours_argv,
     percentile,
     print_machine_info,
+    quiet_request_lines,
     ratio,
     rps,
     run_wrk,
@@ -477,10 +478,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def quiet_request_lines() -> None:
-    """In-process, the app's one line per request would flood the report (and cost time)."""
-    import logging
-
-    logging.getLogger("definum_gql.access").setLevel(logging.WARNING)

@@ -55,6 +55,13 @@ URLS = [
 DOC_FIELDS = "courses finishedCoursesRatio numBadges timeSpentInMonth loginsInMonth"
 
 
+def quiet_request_lines() -> None:
+    """In-process runs: the app's one line per request would flood the report (and cost time)."""
+    import logging
+
+    logging.getLogger("definum_gql.access").setLevel(logging.WARNING)
+
+
 def settings(url: str) -> Settings:
     # Cold: no month cache; the site and token caches are on as when served.
     return Settings(database_url=url, month_cache_entries=0, current_month_cache_seconds=0)
@@ -243,10 +250,3 @@ if __name__ == "__main__":
             " (.venv/bin/python bench/bench_stats.py)"
         )
     asyncio.run(main(arguments))
-
-
-def quiet_request_lines() -> None:
-    """In-process, the app's one line per request would flood the report (and cost time)."""
-    import logging
-
-    logging.getLogger("definum_gql.access").setLevel(logging.WARNING)

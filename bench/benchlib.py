@@ -711,3 +711,10 @@ def wrk_summary(
         failed = sum(r.non2xx + (r.bad_bodies or 0) for r in rs)
         if failed:
             print(f"**WARNING: {failed} of {name}'s answers were errors; its figures are void.**\n")
+
+
+def quiet_request_lines() -> None:
+    """In-process runs, the app's one line per request would flood the report (and cost time)."""
+    import logging
+
+    logging.getLogger("definum_gql.access").setLevel(logging.WARNING)
