@@ -100,6 +100,10 @@ def test_month_arithmetic_crosses_years() -> None:
         Month(2027, 1),
         Month(2027, 2),
     ]
+    assert Month(2026, 11).count_until(Month(2027, 2)) == 4
+    assert Month(2026, 11).count_until(Month(2026, 11)) == 1
+    assert Month(2026, 11).count_until(Month(2026, 10)) == 0
+    assert Month(1970, 1).count_until(Month(9998, 12)) == 8029 * 12
 
 
 def test_ratio_rounds_halves_up_not_to_even() -> None:

@@ -148,7 +148,7 @@ class _Counter:
                 first, last = Month.parse(arguments["from"]), Month.parse(arguments["to"])
             except StatsError:
                 return 0, 0
-            months = (last.year - first.year) * 12 + last.month - first.month + 1
+            months = first.count_until(last)
             return (months if 0 < months <= bounds.max_history_months else 0), 0
         return (DATA_LIST if is_list_type(get_nullable_type(kind)) else 1), 0
 

@@ -156,6 +156,7 @@ def page_size(info: Info, first: int | None) -> int:
 
 #: The longest column a search looks in (course.shortname): a longer word matches nothing.
 SEARCH_WORD_CHARS = 255
+_WORD = re.compile(r"\S+")
 
 
 def search_text(info: Info, text: str | None) -> str | None:
@@ -178,9 +179,6 @@ def search_text(info: Info, text: str | None) -> str | None:
     if not storable(text):
         raise ClientError("'search' holds a NUL character or a lone surrogate")
     return text
-
-
-_WORD = re.compile(r"\S+")
 
 
 def _active_since(info: Info, text: str | None) -> int | None:

@@ -680,7 +680,7 @@ def history_months(info: Info, first: str, last: str) -> list[Month]:
     start, end = Month.parse(first), Month.parse(last)
     if end < start:
         raise ClientError(f"'from' ({start}) is after 'to' ({end})", code="INVALID_MONTH")
-    count = (end.year - start.year) * 12 + end.month - start.month + 1
+    count = start.count_until(end)
     limit = info.context.settings.max_history_months
     if count > limit:
         raise ClientError(

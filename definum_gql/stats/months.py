@@ -46,6 +46,11 @@ class Month:
         """[start of this month, start of the next) in ``tz``."""
         return self.start(tz), self.next().start(tz)
 
+    def count_until(self, last: Month) -> int:
+        """How many months ``until(last)`` holds (0 when ``last`` is earlier), without listing
+        them: a client may ask for thousands of years."""
+        return max(0, (last.year - self.year) * 12 + last.month - self.month + 1)
+
     def until(self, last: Month) -> list[Month]:
         """This month through ``last``, inclusive."""
         months: list[Month] = []
