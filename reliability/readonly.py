@@ -25,34 +25,26 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reliability.common import emit, summary
-from tests.builders import NOW
 from tests.readonly_account import (
     log_problems,
-    run_generated,
     select_only_site,
+    served_generated,
     write_attempt,
 )
-from tests.throwaway import serve_process
 
 
 async def one_backend(backend: str, examples: int) -> dict[str, Any]:
     started = time.monotonic()
     async with select_only_site(backend, users=200) as site:
         refused = await write_attempt(site.reader_url)
-        env = {
-            "DEFINUM_DATABASE_URL": site.reader_url,
-            "DEFINUM_NOW": str(NOW),
-            "DEFINUM_LOG_FORMAT": "json",
-        }
-        async with serve_process(env, ["--workers", "2"]) as served:
-            counts = await run_generated(served.port, site.token, examples)
+        counts, log = await served_generated(site, examples)
     return {
         "backend": backend,
         "account": f"{site.account} (SELECT only)",
         "write_refused": refused.splitlines()[0] if refused else "NOT REFUSED",
         "answers": dict(sorted(counts.items())),
         "total": sum(counts.values()),
-        "log_errors": log_problems(served.log)[:10],
+        "log_errors": log_problems(log)[:10],
         "seconds": round(time.monotonic() - started, 1),
     }
 

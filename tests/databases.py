@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,10 +64,47 @@ def unreachable(backend: str, reason: str) -> None:
     pytest.skip(message)
 
 
-def _with_database(admin_url: str, name: str) -> str:
+def on_database(admin_url: str, name: str) -> str:
+    """``admin_url`` pointed at database ``name`` (its password kept: the URL is used)."""
     from sqlalchemy.engine import make_url
 
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def admin_execute(url: str, *statements: str) -> None:
+    """Run ``statements`` as the test servers' administrator, outside any transaction."""
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+def admin_url_of(backend: str) -> str:
+    return PG_ADMIN if backend == "postgresql" else MY_ADMIN
+
+
+async def create_server_database(backend: str, name: str) -> str:
+    """A new empty database ``name`` on the PostgreSQL or MariaDB test server, and its URL;
+    skips (or fails) when the server is down."""
+    admin_url = admin_url_of(backend)
+    if backend == "postgresql":
+        statement = f"CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0"
+    else:
+        statement = f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    try:
+        await admin_execute(admin_url, statement)
+    except Exception as exc:
+        unreachable(backend, str(exc).splitlines()[0])
+    url = on_database(admin_url, name)
+    return url + "?charset=utf8mb4" if backend == "mariadb" else url
+
+
+async def drop_server_database(backend: str, name: str) -> None:
+    force = " WITH (FORCE)" if backend == "postgresql" else ""
+    await admin_execute(admin_url_of(backend), f"DROP DATABASE IF EXISTS {name}{force}")
 
 
 async def create_database(backend: str, tmp_dir: Path) -> TestDatabase:
@@ -77,28 +115,8 @@ async def create_database(backend: str, tmp_dir: Path) -> TestDatabase:
         url = f"sqlite+aiosqlite:///{tmp_dir / (name + '.sqlite')}"
         admin_url = None
     else:
-        admin_url = PG_ADMIN if backend == "postgresql" else MY_ADMIN
-        admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-        try:
-            async with admin.connect() as conn:
-                if backend == "postgresql":
-                    await conn.execute(
-                        text(f"CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0")
-                    )
-                else:
-                    await conn.execute(
-                        text(
-                            f"CREATE DATABASE {name} CHARACTER SET utf8mb4"
-                            " COLLATE utf8mb4_unicode_ci"
-                        )
-                    )
-        except (OSError, Exception) as exc:
-            await admin.dispose()
-            unreachable(backend, str(exc).splitlines()[0])
-        await admin.dispose()
-        url = _with_database(admin_url, name)
-        if backend == "mariadb":
-            url += "?charset=utf8mb4"
+        url = await create_server_database(backend, name)
+        admin_url = admin_url_of(backend)
     writer = create_async_engine(url)
     async with writer.begin() as conn:
         await conn.run_sync(tables.metadata.create_all)
@@ -107,14 +125,24 @@ async def create_database(backend: str, tmp_dir: Path) -> TestDatabase:
 
 async def drop_database(db: TestDatabase) -> None:
     await db.writer.dispose()
-    if db.admin_url is None:
-        return
-    admin = create_async_engine(db.admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            if db.backend == "postgresql":
-                await conn.execute(text(f"DROP DATABASE IF EXISTS {db.name} WITH (FORCE)"))
-            else:
-                await conn.execute(text(f"DROP DATABASE IF EXISTS {db.name}"))
-    finally:
-        await admin.dispose()
+    if db.admin_url is not None and db.name is not None:
+        await drop_server_database(db.backend, db.name)
+
+
+@asynccontextmanager
+async def user_table_locked(database: TestDatabase) -> AsyncIterator[None]:
+    """Holds a lock on mdl_user that makes every read of it wait (a migration, a dump...)."""
+    async with database.writer.connect() as conn:
+        if database.backend == "postgresql":
+            transaction = await conn.begin()
+            await conn.execute(text("LOCK TABLE mdl_user IN ACCESS EXCLUSIVE MODE"))
+            try:
+                yield
+            finally:
+                await transaction.rollback()
+        else:
+            await conn.execute(text("LOCK TABLES mdl_user WRITE"))
+            try:
+                yield
+            finally:
+                await conn.execute(text("UNLOCK TABLES"))

@@ -25,16 +25,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from definum_gql.demo import build_demo_site
 from tests.builders import NOW
-from tests.databases import MY_ADMIN, PG_ADMIN, unreachable
+from tests.databases import (
+    admin_execute,
+    admin_url_of,
+    create_server_database,
+    drop_server_database,
+    on_database,
+)
 from tests.graphql_fuzz import check_refusal, check_valid_answer, documents
 from tests.rest_fuzz import PATH, Call, calls, check_answer, check_openapi_case, openapi_cases
 from tests.served import RawAnswer, raw_request
-from tests.throwaway import post_json
+from tests.throwaway import post_json, serve_process
 
 
 @dataclass(frozen=True)
@@ -46,20 +51,6 @@ class ReadOnlySite:
     token: str
 
 
-async def _admin(url: str, *statements: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            for statement in statements:
-                await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-def _on(url: str, database: str) -> str:
-    return make_url(url).set(database=database).render_as_string(hide_password=False)
-
-
 @contextlib.asynccontextmanager
 async def select_only_site(backend: str, users: int = 40) -> AsyncIterator[ReadOnlySite]:
     """A demo site in a fresh database and an account that may only read it; both dropped at
@@ -68,34 +59,24 @@ async def select_only_site(backend: str, users: int = 40) -> AsyncIterator[ReadO
     suffix = secrets.token_hex(4)
     database = account = f"definum_ro_{suffix}"
     password = secrets.token_hex(12)
-    admin = PG_ADMIN if backend == "postgresql" else MY_ADMIN
+    admin = admin_url_of(backend)
+    owner = await create_server_database(backend, database)
     try:
-        if backend == "postgresql":
-            await _admin(admin, f"CREATE DATABASE {database} ENCODING 'UTF8' TEMPLATE template0")
-        else:
-            await _admin(
-                admin,
-                f"CREATE DATABASE {database} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
-            )
-    except Exception as exc:
-        unreachable(backend, str(exc).splitlines()[0])
-    try:
-        owner = _on(admin, database) + ("" if backend == "postgresql" else "?charset=utf8mb4")
         demo = await build_demo_site(owner, users=users, courses=6, months=3, now=NOW)
         if backend == "postgresql":
-            await _admin(
+            await admin_execute(
                 admin,
                 f"CREATE ROLE {account} LOGIN PASSWORD '{password}'",
                 f"GRANT CONNECT ON DATABASE {database} TO {account}",
             )
-            await _admin(
-                _on(admin, database),
+            await admin_execute(
+                on_database(admin, database),
                 f"GRANT USAGE ON SCHEMA public TO {account}",
                 f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {account}",
             )
             reader = f"postgresql+asyncpg://{account}:{password}@127.0.0.1:5432/{database}"
         else:
-            await _admin(
+            await admin_execute(
                 admin,
                 f"CREATE USER '{account}'@'127.0.0.1' IDENTIFIED BY '{password}'",
                 f"GRANT SELECT ON {database}.* TO '{account}'@'127.0.0.1'",
@@ -103,18 +84,11 @@ async def select_only_site(backend: str, users: int = 40) -> AsyncIterator[ReadO
             reader = f"mysql+asyncmy://{account}:{password}@127.0.0.1:3306/{database}"
         yield ReadOnlySite(backend, reader, account, demo.tokens["valid"])
     finally:
+        await drop_server_database(backend, database)
         if backend == "postgresql":
-            await _admin(
-                admin,
-                f"DROP DATABASE IF EXISTS {database} WITH (FORCE)",
-                f"DROP ROLE IF EXISTS {account}",
-            )
+            await admin_execute(admin, f"DROP ROLE IF EXISTS {account}")
         else:
-            await _admin(
-                admin,
-                f"DROP USER IF EXISTS '{account}'@'127.0.0.1'",
-                f"DROP DATABASE IF EXISTS {database}",
-            )
+            await admin_execute(admin, f"DROP USER IF EXISTS '{account}'@'127.0.0.1'")
 
 
 async def write_attempt(reader_url: str) -> str:
@@ -194,6 +168,19 @@ async def run_generated(port: int, token: str, examples: int) -> Counter[str]:
     for suite in (_rest, _schemathesis, _graphql):
         await asyncio.to_thread(suite, port, token, examples, counts)
     return counts
+
+
+async def served_generated(site: ReadOnlySite, examples: int) -> tuple[Counter[str], bytes]:
+    """``serve --workers 2`` reading through the SELECT-only account, every generated suite
+    sent to it; the answers counted and the server's log."""
+    env = {
+        "DEFINUM_DATABASE_URL": site.reader_url,
+        "DEFINUM_NOW": str(NOW),
+        "DEFINUM_LOG_FORMAT": "json",
+    }
+    async with serve_process(env, ["--workers", "2"]) as served:
+        counts = await run_generated(served.port, site.token, examples)
+    return counts, bytes(served.log)
 
 
 def log_problems(log: bytes | bytearray) -> list[str]:

@@ -13,16 +13,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from definum_gql.config import Settings
 from definum_gql.moodle.probe import NotAMoodleDatabase, check_database
 from definum_gql.moodle.site import DatabaseUnavailable, Moodle
 from tests import databases
 from tests.cli_support import run_command
-from tests.databases import BACKENDS, create_database, drop_database
+from tests.databases import BACKENDS, admin_execute, create_database, drop_database
 from tests.served import raw_request, serving
 
 
@@ -195,10 +193,8 @@ async def test_an_account_that_may_not_read_the_tables_is_one_line(tmp_path: Pat
     db = await create_database("postgresql", tmp_path)
     assert db.admin_url is not None
     role = f"definum_noread_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(db.admin_url, isolation_level="AUTOCOMMIT")
     try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+        await admin_execute(db.admin_url, f"CREATE ROLE {role} LOGIN")
         url = make_url(db.url).set(username=role).render_as_string(hide_password=False)
         code, out, err = await run_cli(url, "stats", "5")
         assert (code, out) == (2, "")
@@ -208,6 +204,4 @@ async def test_an_account_that_may_not_read_the_tables_is_one_line(tmp_path: Pat
         )
     finally:
         await drop_database(db)
-        async with admin.connect() as conn:
-            await conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
-        await admin.dispose()
+        await admin_execute(db.admin_url, f"DROP ROLE IF EXISTS {role}")

@@ -8,15 +8,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from definum_gql.demo import build_demo_site, demo_url
 from definum_gql.doctor import Report, Status, examine, render
 from definum_gql.moodle.site import Moodle
 from tests.builders import NOW
-from tests.databases import settings_for
+from tests.databases import admin_execute, settings_for
 from tests.scenario import (
     SCENARIO_BACKENDS,
     ScenarioDatabase,
@@ -87,17 +85,6 @@ async def test_the_scenario_site_passes_with_advice(scenario: ScenarioDatabase) 
     assert "        fix: CREATE INDEX" in text
 
 
-async def _admin(url: str, statements: list[str]) -> None:
-    """Run ``statements`` as the test servers' administrator (setting up accounts)."""
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            for statement in statements:
-                await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 async def test_a_read_only_account_is_recognised(scenario: ScenarioDatabase) -> None:
     name = f"definum_ro_{uuid.uuid4().hex[:8]}"
     if scenario.backend == "postgresql":
@@ -111,12 +98,12 @@ async def test_a_read_only_account_is_recognised(scenario: ScenarioDatabase) -> 
     else:
         setup = [f"CREATE USER '{name}'@'%'", f"GRANT SELECT ON {scenario.name}.* TO '{name}'@'%'"]
         teardown = [f"DROP USER '{name}'@'%'"]
-    await _admin(scenario.url, setup)
+    await admin_execute(scenario.url, *setup)
     try:
         url = make_url(scenario.url).set(username=name, password=None)
         report = await doctor(url.render_as_string(hide_password=False))
     finally:
-        await _admin(scenario.url, teardown)
+        await admin_execute(scenario.url, *teardown)
     account = next(f for f in report.findings if f.check == "account")
     assert account.status is Status.OK, account
     assert name in account.summary

@@ -9,42 +9,21 @@ runs in seconds. The connections' own requests end in the statement timeout.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from definum_gql.app import create_app
 from definum_gql.moodle.reader import DriverPool
 from tests.builders import Site
-from tests.databases import MakeMoodle, settings_for
+from tests.databases import MakeMoodle, settings_for, user_table_locked
 from tests.rest_support import params, ready
 
 if TYPE_CHECKING:
     from tests.databases import TestDatabase
 
 CALLS = 6
-
-
-@asynccontextmanager
-async def user_table_locked(database: TestDatabase) -> AsyncIterator[None]:
-    async with database.writer.connect() as conn:
-        if database.backend == "postgresql":
-            transaction = await conn.begin()
-            await conn.execute(text("LOCK TABLE mdl_user IN ACCESS EXCLUSIVE MODE"))
-            try:
-                yield
-            finally:
-                await transaction.rollback()
-        else:
-            await conn.execute(text("LOCK TABLES mdl_user WRITE"))
-            try:
-                yield
-            finally:
-                await conn.execute(text("UNLOCK TABLES"))
 
 
 async def test_requests_without_a_connection_get_the_database_answer(

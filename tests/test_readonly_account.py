@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.builders import NOW
 from tests.readonly_account import (
     log_problems,
-    run_generated,
     select_only_site,
+    served_generated,
     write_attempt,
 )
 from tests.rest_fuzz import EXAMPLES
-from tests.throwaway import serve_process
 
 #: Cases per suite: a short run here (three suites, two workers behind a real socket).
 CASES = max(10, EXAMPLES // 8)
@@ -31,14 +29,8 @@ async def test_generated_suites_through_a_select_only_account(backend: str) -> N
         # The account really cannot write: the proof that what follows proves something.
         refused = await write_attempt(site.reader_url)
         assert "denied" in refused.lower(), refused
-        env = {
-            "DEFINUM_DATABASE_URL": site.reader_url,
-            "DEFINUM_NOW": str(NOW),
-            "DEFINUM_LOG_FORMAT": "json",
-        }
-        async with serve_process(env, ["--workers", "2"]) as served:
-            counts = await run_generated(served.port, site.token, CASES)
-        assert not log_problems(served.log), log_problems(served.log)[:5]
+        counts, log = await served_generated(site, CASES)
+        assert not log_problems(log), log_problems(log)[:5]
     # Every suite ran its cases, and some of them read data (a 200 REST document or GraphQL data).
     for kind in ("rest", "schemathesis", "graphql valid", "graphql invalid"):
         assert sum(n for key, n in counts.items() if key.startswith(kind + " ")) >= CASES // 2, (

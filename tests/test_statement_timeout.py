@@ -3,8 +3,6 @@ doors say so in their own shape, and the connection goes back to the pool health
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import pytest
@@ -12,7 +10,7 @@ from sqlalchemy import text
 
 from definum_gql.moodle.site import Moodle
 from tests.builders import Site
-from tests.databases import MakeMoodle
+from tests.databases import MakeMoodle, user_table_locked
 from tests.graphql_support import post
 from tests.rest_support import TOKEN, call, json_error, params, ready
 
@@ -20,25 +18,6 @@ if TYPE_CHECKING:  # imported at run time, pytest would try to collect the class
     from tests.databases import TestDatabase
 
 TIMEOUT_MS = 400
-
-
-@asynccontextmanager
-async def user_table_locked(database: TestDatabase) -> AsyncIterator[None]:
-    """Holds a lock on mdl_user that makes every read of it wait (a migration, a dump...)."""
-    async with database.writer.connect() as conn:
-        if database.backend == "postgresql":
-            transaction = await conn.begin()
-            await conn.execute(text("LOCK TABLE mdl_user IN ACCESS EXCLUSIVE MODE"))
-            try:
-                yield
-            finally:
-                await transaction.rollback()
-        else:
-            await conn.execute(text("LOCK TABLES mdl_user WRITE"))
-            try:
-                yield
-            finally:
-                await conn.execute(text("UNLOCK TABLES"))
 
 
 async def session_id(moodle: Moodle) -> int:
