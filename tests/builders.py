@@ -317,6 +317,26 @@ class Site:
             )
         return service_id
 
+    async def oidc_token(
+        self, *, userid: int, username: str, oidcuniqid: str, oidcusername: str, scope: str = ""
+    ) -> int:
+        """An auth_oidc token row: what the oidcuniqueid and oidcusername lookups read
+        (``userid`` 0: the row's ``username`` names the user)."""
+        return await self.insert(
+            self.t.auth_oidc_token,
+            oidcuniqid=oidcuniqid,
+            username=username,
+            userid=userid,
+            oidcusername=oidcusername,
+            scope=scope,
+            tokenresource="",
+            authcode="",
+            token="",
+            expiry=0,
+            refreshtoken="",
+            idtoken="",
+        )
+
     async def token(
         self,
         user_id: int,

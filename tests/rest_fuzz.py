@@ -90,7 +90,8 @@ NASTY: list[bytes] = [
     b"x" * 300,
     b"y" * 70_000,
 ]
-NAMES = [
+#: The shim's parameters (Moodle's REST server and definum_get_stats).
+PARAMETERS = [
     "wstoken",
     "wsfunction",
     "useridfield",
@@ -98,6 +99,9 @@ NAMES = [
     "moodlewsrestformat",
     "moodlewssettinglang",
     "moodlewssettingtimezone",
+]
+NAMES = [
+    *PARAMETERS,
     "userid[]",
     "userid[0]",
     "wstoken[a]",

@@ -20,7 +20,7 @@ from definum_gql.app import create_app
 from definum_gql.config import Settings
 from definum_gql.moodle.site import Moodle
 from tests.builders import NOW, Site
-from tests.rest_support import TOKEN, params
+from tests.rest_support import TOKEN, params, ready
 
 Setup = Callable[[Site], Awaitable[str | None]]
 QUERY = '{ user(by: USERNAME, value: "alice") { id firstname lastname email } }'
@@ -34,17 +34,9 @@ ALICE = {
 }
 
 
-async def _client_of(site: Site, **token: object) -> int:
-    owner = await site.user(username="wsclient", firstname="WS", lastname="Client")
-    await site.allow(7)
-    service = await site.service()
-    await site.token(owner, service, token=TOKEN, **token)  # type: ignore[arg-type]
-    return owner
-
-
 def _token(**token: object) -> Setup:
     async def setup(site: Site) -> str | None:
-        await _client_of(site, **token)
+        await ready(site, **token)
         return TOKEN
 
     return setup
@@ -52,7 +44,7 @@ def _token(**token: object) -> Setup:
 
 def _owner(**values: object) -> Setup:
     async def setup(site: Site) -> str | None:
-        owner = await _client_of(site)
+        owner = await ready(site)
         await site.set(site.t.user, owner, **values)
         return TOKEN
 
@@ -61,7 +53,7 @@ def _owner(**values: object) -> Setup:
 
 def _sent(value: str | None) -> Setup:
     async def setup(site: Site) -> str | None:
-        await _client_of(site)
+        await ready(site)
         return value
 
     return setup
@@ -74,7 +66,7 @@ async def _missing_owner(site: Site) -> str | None:
 
 
 async def _maintenance(site: Site) -> str | None:
-    await _client_of(site)
+    await ready(site)
     await site.config(maintenance_enabled="1")
     return TOKEN
 
@@ -86,7 +78,7 @@ async def _no_capability(site: Site) -> str | None:
 
 
 async def _prohibited(site: Site) -> str | None:
-    owner = await _client_of(site)
+    owner = await ready(site)
     manager = 1
     await site.assign(owner, manager)
     await site.allow(manager, permission=-1000)
@@ -105,7 +97,7 @@ def _service(**values: object) -> Setup:
 
 def _switch(**config: str) -> Setup:
     async def setup(site: Site) -> str | None:
-        await _client_of(site)
+        await ready(site)
         await site.config(**config)
         return TOKEN
 

@@ -398,20 +398,7 @@ async def test_values_no_user_can_hold_find_no_user(
     site: Site, moodle: Moodle, by: str, value: str
 ) -> None:
     await site.user(username="oidcuser", idnumber="a")
-    await site.insert(
-        site.t.auth_oidc_token,
-        oidcuniqid="a",
-        username="oidcuser",
-        userid=0,
-        oidcusername="a",
-        scope="",
-        tokenresource="",
-        authcode="",
-        token="",
-        expiry=0,
-        refreshtoken="",
-        idtoken="",
-    )
+    await site.oidc_token(userid=0, username="oidcuser", oidcuniqid="a", oidcusername="a")
     token = await admin_token(site)
     response = await post(moodle, USER, {"by": by, "v": value}, token=token)
     assert response.status_code == 200

@@ -516,19 +516,8 @@ async def test_every_identity_field_finds_the_user(
     site: Site, moodle: Moodle, by: str, value: str
 ) -> None:
     zoe = await site.user(username="zoe", idnumber="Z-1", email="zoe@example.org")
-    await site.insert(
-        site.t.auth_oidc_token,
-        oidcuniqid="uniq-zoe",
-        username="zoe",
-        userid=zoe,
-        oidcusername="zoe@idp.example.org",
-        scope="",
-        tokenresource="",
-        authcode="",
-        token="",
-        expiry=0,
-        refreshtoken="",
-        idtoken="",
+    await site.oidc_token(
+        userid=zoe, username="zoe", oidcuniqid="uniq-zoe", oidcusername="zoe@idp.example.org"
     )
     token = await admin_token(site)
     query = "query($v: String!) { user(by: " + by + ", value: $v) { id username } }"

@@ -22,7 +22,7 @@ from definum_gql.app import create_app
 from definum_gql.config import Settings
 from definum_gql.moodle.site import Moodle
 from tests.builders import Site
-from tests.rest_fuzz import check_answer
+from tests.rest_fuzz import PARAMETERS, check_answer
 from tests.rest_support import TOKEN, params, ready
 
 MARK = "zq9"
@@ -46,15 +46,7 @@ PAYLOADS = [
     f'{MARK}", "id": 2, "x": "',
     f'{MARK}\\u0000\\"',
 ]
-REST_PARAMETERS = [
-    "wstoken",
-    "wsfunction",
-    "useridfield",
-    "userid",
-    "moodlewsrestformat",
-    "moodlewssettinglang",
-    "moodlewssettingtimezone",
-]
+
 NASTY_NAME = {
     "firstname": "Robert'); DROP TABLE mdl_user;--",
     "lastname": 'Smith & <b>"Sons"</b> ]]> {"x": 1} \\',
@@ -97,7 +89,7 @@ async def test_metacharacters_through_every_rest_parameter(
     answers = 0
     async with _client(settings, moodle) as http:
         with statements(moodle) as sent:
-            for name in REST_PARAMETERS:
+            for name in PARAMETERS:
                 for payload in PAYLOADS:
                     for fmt in ("json", "xml"):
                         query = params(NASTY_NAME["idnumber"], field="idnumber", fmt=fmt)
@@ -112,7 +104,7 @@ async def test_metacharacters_through_every_rest_parameter(
                             # setting (format, language, zone) is ignored, as by Moodle.
                             found = "errorcode" not in decoded
                             assert found == (name.startswith("moodlews")), (name, decoded)
-    assert answers == len(REST_PARAMETERS) * len(PAYLOADS) * 4
+    assert answers == len(PARAMETERS) * len(PAYLOADS) * 4
     assert sent, "the calls reached the database"
     assert not [s for s in sent if MARK in s]
 

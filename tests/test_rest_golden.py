@@ -176,19 +176,8 @@ async def test_badges_with_utf8_and_markup(site: Site, moodle: Moodle) -> None:
 @pytest.mark.parametrize(("field", "value"), [("oidcuniqueid", "f00d-1"), ("oidcusername", "yt@x")])
 async def test_oidc_lookup(site: Site, moodle: Moodle, field: str, value: str) -> None:
     yamada = await site.user(username="yamada", lastname="山田", firstname="太郎")
-    await site.insert(
-        site.t.auth_oidc_token,
-        oidcuniqid="f00d-1",
-        username="yamada",
-        userid=yamada,
-        oidcusername="yt@x",
-        scope="",
-        tokenresource="",
-        authcode="",
-        token="",
-        expiry=0,
-        refreshtoken="",
-        idtoken="",
+    await site.oidc_token(
+        userid=yamada, username="yamada", oidcuniqid="f00d-1", oidcusername="yt@x"
     )
     await ready(site)
     response = await call(moodle, params(value, field=field))

@@ -101,32 +101,20 @@ async def test_unknown_identity_field_is_refused(site: Site, moodle: Moodle) -> 
 async def test_oidc_fields_match_auth_oidc_token_rows(site: Site, moodle: Moodle) -> None:
     one = await site.user(username="oidc.user1", auth="oidc")
     two = await site.user(username="o.two@tenant.example.com", auth="oidc")
-    token = site.t.auth_oidc_token
-    common = {
-        "scope": "openid",
-        "tokenresource": "",
-        "authcode": "",
-        "token": "",
-        "expiry": 0,
-        "refreshtoken": "",
-        "idtoken": "",
-    }
-    await site.insert(
-        token,
-        oidcuniqid="7f3c-0008",
-        username="oidc.user1",
+    await site.oidc_token(
         userid=one,
+        username="oidc.user1",
+        oidcuniqid="7f3c-0008",
         oidcusername="o.one@tenant.onmicrosoft.com",
-        **common,
+        scope="openid",
     )
     # userid 0: the row's username names the user.
-    await site.insert(
-        token,
-        oidcuniqid="1e2d-0009",
-        username="o.two@tenant.example.com",
+    await site.oidc_token(
         userid=0,
+        username="o.two@tenant.example.com",
+        oidcuniqid="1e2d-0009",
         oidcusername="O.Two@tenant.onmicrosoft.com",
-        **common,
+        scope="openid",
     )
     assert await lookup(moodle, "oidcuniqueid", "7f3c-0008") == one
     assert await lookup(moodle, "oidcusername", "o.one@tenant.onmicrosoft.com") == one
