@@ -8,9 +8,10 @@ PostgreSQL and MariaDB. In-process, each contender timed in the same run, median
 
 * docs: ``definum_stats`` for 500 random learners (current month), and the same 500 through
   GraphQL in one request (``users(first: 500)`` from a random cursor, ``definumStats``);
-* month: every learner's time spent for one month, ``folded_trails`` (rows read once, folded in
-  Python, logins and use_stats) and ``sql_window_use_stats`` (LEAD()/SUM() in the database),
-  against a ``count(*)`` of the same rows; counted rows per second;
+* month: every learner's time spent for one month, ``folded_trails`` (what requests use: on
+  PostgreSQL LEAD()/SUM() in the database in two statements at once, elsewhere the rows read once
+  and folded in Python) and ``window_trails`` in one statement, against a ``count(*)`` of the
+  same rows; counted rows per second;
 * pages: the same month through GraphQL, paging ``users(first: 500)`` asking
   ``activity(month) { timeSpent }``, against the batch figure.
 """
@@ -41,7 +42,7 @@ try:
     from definum_gql.moodle.site import Moodle
     from definum_gql.stats.document import definum_stats
     from definum_gql.stats.months import Month
-    from definum_gql.stats.timespent import folded_trails, sql_window_use_stats
+    from definum_gql.stats.timespent import Algorithm, folded_trails, window_trails
 except ModuleNotFoundError as exc:
     MISSING: str | None = exc.name
 else:
@@ -166,8 +167,8 @@ async def bench(url: str, month: Month, runs: int, parts: set[str]) -> list[str]
 
         async def window() -> int:
             async with moodle.request() as ctx:
-                spent = await sql_window_use_stats(ctx, users, [(start, end)])
-            return sum(s[0].total for s in spent.values())
+                trails = await window_trails(ctx, users, [(start, end)])
+            return sum(tr[0].spent[Algorithm.USE_STATS].total for tr in trails.values())
 
         async def pages() -> int:
             total, after = 0, ""
@@ -184,8 +185,8 @@ async def bench(url: str, month: Month, runs: int, parts: set[str]) -> list[str]
 
         contenders: dict[str, Callable[[], Awaitable[int]]] = {"count(*) of the same rows": count}
         if "month" in parts:
-            contenders["folded_trails (read once, Python fold)"] = folded
-            contenders["sql_window_use_stats (LEAD/SUM in the database)"] = window
+            contenders["folded_trails (what requests use)"] = folded
+            contenders["window_trails, one statement (LEAD/SUM in the database)"] = window
         if "pages" in parts:
             contenders["GraphQL, users(first: 500) pages, activity { timeSpent }"] = pages
         timings: dict[str, list[float]] = {name: [] for name in contenders}

@@ -24,11 +24,12 @@ from definum_gql.stats.months import Month
 from definum_gql.stats.timespent import (
     Algorithm,
     TimeSpent,
+    Trail,
     UseStatsParams,
     folded_trails,
-    sql_window_use_stats,
     time_spent,
     use_stats_params,
+    window_trails,
 )
 from tests import timespent_reference as ref
 from tests.builders import NOW, Site
@@ -61,8 +62,10 @@ async def windowed(
     ranges: Sequence[tuple[int, int]] = (NOV,),
     params: UseStatsParams = P,
 ) -> dict[int, list[TimeSpent]]:
+    """The laps summed in the database (window_trails), in halves on two connections."""
     async with moodle.request() as ctx:
-        return await sql_window_use_stats(ctx, users, ranges, params=params, tz=PARIS)
+        trails = await window_trails(ctx, users, ranges, params=params, tz=PARIS, parts=2)
+    return {u: [t.spent[Algorithm.USE_STATS] for t in ts] for u, ts in trails.items()}
 
 
 async def both(
@@ -466,7 +469,8 @@ async def test_random_trails_match_the_reference(
             trails = await folded_trails(
                 ctx, users, ranges, (Algorithm.USE_STATS, Algorithm.DEDICATION), params=params
             )
-        window = await windowed(moodle, users, ranges, params)
+            # The laps summed in the database, the users in two runs on two connections.
+            in_database = await window_trails(ctx, users, ranges, params=params, parts=2)
         for u in users:
             for k, (start, end) in enumerate(ranges):
                 e = ref.use_stats(
@@ -482,7 +486,7 @@ async def test_random_trails_match_the_reference(
                 )
                 expected = TimeSpent(e.total, e.by_course, e.active_days)
                 assert trails[u][k].spent[Algorithm.USE_STATS] == expected
-                assert window[u][k] == expected
+                assert in_database[u][k].spent[Algorithm.USE_STATS] == expected
                 d = ref.dedication(
                     stored, u, start, end, now=NOW, tz=PARIS, enrolment_starts=starts[u]
                 )
@@ -497,6 +501,7 @@ async def test_random_trails_match_the_reference(
                     and start <= r["timecreated"] < min(end, NOW + 1)
                 ]
                 assert trails[u][k].logins == len(logins)
+                assert in_database[u][k].logins == len(logins)
     finally:
         async with site.db.writer.begin() as conn:
             await conn.execute(delete(log))
@@ -509,3 +514,29 @@ def test_minutes_are_read_like_php_numbers(value: str) -> None:
 
     config = SiteConfig(values={}, plugins={("block_use_stats", "threshold"): value})
     assert use_stats_params(config, Settings()).threshold == 3600
+
+
+async def test_parts_take_only_spare_connections_and_answer_alike_without(
+    site: Site, moodle: Moodle
+) -> None:
+    """window_trails' parts run beside the request only on connections the pool can spare; with
+    none to spare they take turns on the request's own, with the same answers."""
+    users = [await site.user() for _ in range(3)]
+    for n, user in enumerate(users):
+        await site.login(user, DAY + n)  # lap 100 to the next row, on the site
+        await site.log(user, DAY + n + 100)  # the last row: C = 900
+    expected = Trail(1, {Algorithm.USE_STATS: TimeSpent(1000, {0: 1000}, 1)})
+    async with moodle.request() as ctx:
+        db = ctx.reader.database
+        async with ctx.reader.side_by_side(5) as readers:
+            assert readers[0] is ctx.reader
+            assert len(readers) == 1 + min(5, db.spare_limit)
+            assert db.spares_in_use == len(readers) - 1
+        assert db.spares_in_use == 0
+        alongside = await window_trails(ctx, users, [NOV], params=P, tz=PARIS, parts=3)
+        limit, db.spare_limit = db.spare_limit, 0
+        try:
+            in_turn = await window_trails(ctx, users, [NOV], params=P, tz=PARIS, parts=3)
+        finally:
+            db.spare_limit = limit
+    assert alongside == in_turn == {u: [expected] for u in users}

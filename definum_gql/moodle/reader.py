@@ -20,7 +20,8 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -312,6 +313,10 @@ class Database:
         #: drivers go through SQLAlchemy.
         self.raw = engine.dialect.driver in ("asyncpg", "asyncmy")
         self.pool = DriverPool(engine, 2 * pool_size, statement_timeout_ms) if self.raw else None
+        #: Connections requests hold beside their own (Reader.side_by_side): at most half the
+        #: driver pool, so requests that hold one and wait for a second never take it all.
+        self.spare_limit = pool_size if self.raw else 0
+        self.spares_in_use = 0
         self.listeners: list[Listener] = []
         event.listen(engine.sync_engine, "before_cursor_execute", self._on_cursor_execute)
         #: MariaDB server-side statements: SQL -> name (the same on every connection), and the
@@ -409,6 +414,26 @@ class Reader:
                 await (conn.invalidate() if broken else conn.close())
         except Exception as exc:  # a broken connection is dropped by the pool
             log.debug("returning a connection failed: %s", first_line(exc))
+
+    @asynccontextmanager
+    async def side_by_side(self, wanted: int) -> AsyncIterator[list[Reader]]:
+        """This reader and up to ``wanted`` more, each on a connection of its own, for
+        statements sent at the same time (a batch cut in parts: PostgreSQL runs each on a core).
+
+        Only connections the pool can spare are taken (none through SQLAlchemy: SQLite), so
+        the list may hold this reader alone; the others are closed when the block ends.
+        """
+        db = self.database
+        extra = max(0, min(wanted, db.spare_limit - db.spares_in_use))
+        db.spares_in_use += extra
+        others = [Reader(db) for _ in range(extra)]
+        try:
+            yield [self, *others]
+        finally:
+            db.spares_in_use -= extra
+            for other in others:
+                self.statements += other.statements
+                await other.close()
 
     async def connection(self) -> AsyncConnection:
         """The SQLAlchemy connection (SQLite and drivers without a pool of their own)."""

@@ -2,9 +2,10 @@
 
 :func:`folded_trails` is the way every request computes it: each learner's counted and login rows
 for all the ranges asked, read once in time order (by user, so through the userid index) and
-folded here, logins and both algorithms in one pass. :func:`sql_window_use_stats` sums use_stats
-in the database with LEAD()/LAG() instead; both are tested against
-``tests/timespent_reference.py`` on every database (BENCHMARKS.md compares their speed).
+folded here, logins and both algorithms in one pass. For many learners on PostgreSQL it calls
+:func:`window_trails`, which sums use_stats and logins in the database with LEAD() instead; both
+are tested against ``tests/timespent_reference.py`` on every database (BENCHMARKS.md compares
+their speed).
 
 Choices the contract leaves open, decided here:
 
@@ -24,6 +25,7 @@ Choices the contract leaves open, decided here:
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,12 +50,15 @@ from sqlalchemy import (
     union_all,
 )
 
-from definum_gql.moodle.queries import LOGOUT_ACTIONS, counted_row
+from definum_gql.moodle.queries import LOGOUT_ACTIONS, counted_row, login_row
 from definum_gql.moodle.reader import CHUNK
 from definum_gql.moodle.site import RequestContext, UseStatsParams, use_stats_params
 from definum_gql.moodle.tables import MoodleTables
 
-STREAM_BATCH = 20_000
+#: From this many learners PostgreSQL sums use_stats itself (window_trails), in this many parts
+#: at once (BENCHMARKS.md: 100 learners 0.12 -> 0.06 s, every learner 5.6 -> 2.5 s).
+WINDOW_LEARNERS = 100
+WINDOW_PARTS = 2
 DEDICATION_GAP = 3600
 DEDICATION_MIN_SESSION = 120
 
@@ -96,7 +101,7 @@ def _plan(ranges: Sequence[tuple[int, int]], now: int) -> _Plan:
     return _Plan(tuple(kept))
 
 
-def _ranges_table(plan: _Plan) -> Subquery:
+def _ranges_table(plan: _Plan, name: str = "ranges") -> Subquery:
     parts = [
         select(
             literal(index, BigInteger).label("k"),
@@ -106,7 +111,7 @@ def _ranges_table(plan: _Plan) -> Subquery:
         for index, start, end in plan.ranges
     ]
     query = parts[0] if len(parts) == 1 else union_all(*parts)
-    return query.subquery("ranges")
+    return query.subquery(name)
 
 
 def _among(column: ColumnElement[Any], ids: Sequence[int]) -> ColumnElement[bool]:
@@ -116,44 +121,101 @@ def _among(column: ColumnElement[Any], ids: Sequence[int]) -> ColumnElement[bool
     return column.in_(list(ids))
 
 
-def _filtered_rows(
-    tables: MoodleTables, ids: Sequence[int], plan: _Plan, params: UseStatsParams
-) -> tuple[Select[Any], dict[str, ColumnElement[Any]]]:
-    """The log rows the contract counts, each joined to the range(s) holding it.
+def _window_statement(
+    tables: MoodleTables,
+    ids: Sequence[int],
+    plan: _Plan,
+    params: UseStatsParams,
+    tz: ZoneInfo,
+    now: int,
+) -> Select[Any]:
+    """Per (user, range, course): use_stats seconds, local days, logins.
 
-    Returns the SELECT's FROM/WHERE (no columns chosen yet) and the column expressions.
+    The trail is the user's counted rows in the range (login rows that are not counted sit in
+    partitions of their own). Each row's lap comes from LEAD(); a row closes a local day when
+    the next row is on another day or there is none, so the sum of those marks over a user's
+    courses is its day count (LAG() for the day cost a second window). block_use_stats'
+    enrolment filter drops the rows before the latest enrolment start: a prefix of the trail, so
+    the laps and days of the rows kept are the same computed over the whole trail, and the
+    filter applies after the window (joining the starts before it cost PostgreSQL a sort).
     """
     log = tables.logstore_standard_log
     r = _ranges_table(plan)
-    joined = log.join(r, and_(log.c.timecreated >= r.c.s, log.c.timecreated < r.c.e))
-    conditions: list[ColumnElement[bool]] = [
-        _among(log.c.userid, ids),
-        log.c.timecreated >= plan.low,
-        log.c.timecreated < plan.high,
-        counted_row(log),
-    ]
+    counted = counted_row(log)
+    used = case((counted, 1), else_=0)
+    order = (log.c.timecreated, log.c.id)
+    laps = (
+        select(
+            log.c.userid.label("userid"),
+            r.c.k.label("k"),
+            log.c.timecreated.label("t"),
+            func.coalesce(log.c.courseid, 0).label("course"),
+            case((log.c.action.in_(LOGOUT_ACTIONS), 1), else_=0).label("logout"),
+            used.label("used"),
+            case((login_row(log), 1), else_=0).label("login"),
+            func.lead(log.c.timecreated)
+            .over(partition_by=(log.c.userid, r.c.k, used), order_by=order)
+            .label("nt"),
+        )
+        .select_from(log.join(r, and_(log.c.timecreated >= r.c.s, log.c.timecreated < r.c.e)))
+        .where(
+            _among(log.c.userid, ids),
+            log.c.timecreated >= plan.low,
+            log.c.timecreated < plan.high,
+            or_(counted, login_row(log)),
+        )
+        .subquery("laps")
+    )
+    source: Any = laps
+    folded: ColumnElement[bool] = laps.c.used == 1
     if params.enrolmentfilter:
-        ue = tables.user_enrolments
+        ue, starts_r = tables.user_enrolments, _ranges_table(plan, "starts_ranges")
         starts = (
-            select(ue.c.userid, r.c.k, func.max(ue.c.timestart).label("es"))
-            .select_from(ue.join(r, ue.c.timestart < r.c.e))
+            select(ue.c.userid, starts_r.c.k, func.max(ue.c.timestart).label("es"))
+            .select_from(ue.join(starts_r, ue.c.timestart < starts_r.c.e))
             .where(ue.c.status == 0, _among(ue.c.userid, ids))
-            .group_by(ue.c.userid, r.c.k)
+            .group_by(ue.c.userid, starts_r.c.k)
             .subquery("enrolstarts")
         )
-        joined = joined.outerjoin(
-            starts, and_(starts.c.userid == log.c.userid, starts.c.k == r.c.k)
+        source = laps.outerjoin(
+            starts, and_(starts.c.userid == laps.c.userid, starts.c.k == laps.c.k)
         )
-        conditions.append(or_(starts.c.es.is_(None), log.c.timecreated >= starts.c.es))
-    columns: dict[str, ColumnElement[Any]] = {
-        "userid": log.c.userid,
-        "k": r.c.k,
-        "t": log.c.timecreated,
-        "id": log.c.id,
-        "course": func.coalesce(log.c.courseid, 0),
-        "logout": case((log.c.action.in_(LOGOUT_ACTIONS), 1), else_=0),
-    }
-    return select().select_from(joined).where(*conditions), columns
+        folded = and_(folded, or_(starts.c.es.is_(None), laps.c.t >= starts.c.es))
+
+    def day(t: ColumnElement[Any]) -> ColumnElement[Any]:
+        local = t + _offset_case(tz, plan.low, plan.high, t)
+        return local - local % 86400
+
+    zero, one = literal(0, BigInteger), literal(1, BigInteger)
+    credit = case(
+        (literal(now, BigInteger) - laps.c.t < params.lastpingcredit, now - laps.c.t),
+        else_=literal(params.lastpingcredit, BigInteger),
+    )
+    gap = laps.c.nt - laps.c.t
+    lap = case(
+        (or_(~folded, laps.c.logout == 1), zero),
+        (or_(laps.c.nt.is_(None), gap > params.threshold), credit),
+        else_=gap,
+    )
+    closes_day = case(
+        (~folded, zero),
+        (or_(laps.c.nt.is_(None), day(laps.c.nt) != day(laps.c.t)), one),
+        else_=zero,
+    )
+    # Grouped course first: the rows come sorted by user, and PostgreSQL would otherwise sort
+    # them again by course for a GroupAggregate (a hash of the ~2 groups per user is cheaper).
+    return (
+        select(
+            laps.c.userid,
+            laps.c.k,
+            laps.c.course,
+            func.sum(lap),
+            func.sum(closes_day),
+            func.sum(laps.c.login),
+        )
+        .select_from(source)
+        .group_by(laps.c.course, laps.c.k, laps.c.userid)
+    )
 
 
 class _Days:
@@ -301,10 +363,18 @@ async def folded_trails(
 
     One statement reads the users' counted and login rows once for every range (plus one for
     enrolment starts when block_use_stats' enrolment filter is on); :func:`fold_trails` folds.
+    On PostgreSQL, use_stats for many learners is summed in the database instead
+    (:func:`window_trails`): sending 2.5 million rows took longer than the whole window.
     """
     params = params or ctx.use_stats
     plan = _plan(ranges, ctx.now)
     ids = sorted({int(u) for u in user_ids})
+    if (
+        len(ids) >= WINDOW_LEARNERS
+        and tuple(algorithms) == (Algorithm.USE_STATS,)
+        and ctx.reader.database.backend == "postgresql"
+    ):
+        return await window_trails(ctx, ids, ranges, params=params, tz=tz, parts=WINDOW_PARTS)
     starts: Sequence[Sequence[Any]] = ()
     rows: Sequence[Sequence[Any]] = ()
     if ids and plan.ranges:
@@ -460,69 +530,60 @@ def _transitions(tz: ZoneInfo, low: int, high: int) -> list[tuple[int, int]]:
     return found
 
 
-async def sql_window_use_stats(
+def _parts(ids: Sequence[int], parts: int) -> list[list[int]]:
+    """``ids`` (sorted) cut into at most ``parts`` runs of about the same length."""
+    size = -(-len(ids) // max(1, parts))
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+async def window_trails(
     ctx: RequestContext,
     user_ids: Sequence[int],
     ranges: Sequence[tuple[int, int]],
     *,
     params: UseStatsParams | None = None,
     tz: ZoneInfo | None = None,
-) -> dict[int, list[TimeSpent]]:
-    """use_stats with LEAD() and SUM() in the database, in one statement.
+    parts: int = 1,
+) -> dict[int, list[Trail]]:
+    """Each user's :class:`Trail` (logins and use_stats) with the laps summed in the database.
 
-    Each row's lap comes from LEAD() over the user's trail; a row opens a new local day when
-    LAG() of its day differs, so the sum of those marks over a user's courses is its day count.
+    The same answers as :func:`fold_trails` (tests hold both to the reference), without sending
+    the rows. ``parts`` > 1 cuts the users into that many id runs, each one statement on a
+    connection of its own (as many as the pool spares), sent at the same time: PostgreSQL runs
+    a window on one core.
     """
     params = params or ctx.use_stats
     tz = tz or ctx.tz
     now = ctx.now
-    result = _empty(user_ids, len(ranges))
+    empty = {Algorithm.USE_STATS: TimeSpent()}
+    result = {int(u): [Trail(0, empty) for _ in ranges] for u in user_ids}
     plan = _plan(ranges, now)
     if not result or not plan.ranges:
         return result
-    base, c = _filtered_rows(ctx.tables, list(result), plan, params)
-    partition, order = (c["userid"], c["k"]), (c["t"], c["id"])
-    local = c["t"] + _offset_case(tz, plan.low, plan.high, c["t"])
-    day = local - local % 86400
-    laps = base.add_columns(
-        c["userid"].label("userid"),
-        c["k"].label("k"),
-        c["t"].label("t"),
-        c["course"].label("course"),
-        c["logout"].label("logout"),
-        day.label("day"),
-        func.lead(c["t"]).over(partition_by=partition, order_by=order).label("nt"),
-        func.lag(day).over(partition_by=partition, order_by=order).label("pday"),
-    ).subquery("laps")
-    credit = case(
-        (literal(now, BigInteger) - laps.c.t < params.lastpingcredit, now - laps.c.t),
-        else_=literal(params.lastpingcredit, BigInteger),
-    )
-    gap = laps.c.nt - laps.c.t
-    lap = case(
-        (laps.c.logout == 1, literal(0, BigInteger)),
-        (or_(laps.c.nt.is_(None), gap > params.threshold), credit),
-        else_=gap,
-    )
-    new_day = case(
-        (or_(laps.c.pday.is_(None), laps.c.pday != laps.c.day), literal(1, BigInteger)),
-        else_=literal(0, BigInteger),
-    )
-    totals = select(
-        laps.c.userid, laps.c.k, laps.c.course, func.sum(lap), func.sum(new_day)
-    ).group_by(laps.c.userid, laps.c.k, laps.c.course)
+    async with ctx.reader.side_by_side(parts - 1) as readers:
+        runs = _parts(sorted(result), len(readers))
+        answers = await asyncio.gather(
+            *(
+                reader.execute(_window_statement(ctx.tables, ids, plan, params, tz, now))
+                for reader, ids in zip(readers, runs, strict=False)
+            )
+        )
     sums: dict[tuple[int, int], dict[int, int]] = {}
     days: dict[tuple[int, int], int] = {}
-    for userid, k, course, seconds, opened in await ctx.reader.execute(totals):
-        if userid not in result:
-            continue
-        key = (int(userid), int(k))
-        if seconds:
-            sums.setdefault(key, {})[int(course)] = int(seconds)
-        days[key] = days.get(key, 0) + int(opened)
+    logins: dict[tuple[int, int], int] = {}
+    for rows in answers:
+        for userid, k, course, seconds, opened, logged in rows:
+            if userid not in result:
+                continue
+            key = (int(userid), int(k))
+            if seconds:
+                sums.setdefault(key, {})[int(course)] = int(seconds)
+            days[key] = days.get(key, 0) + int(opened)
+            logins[key] = logins.get(key, 0) + int(logged)
     for (userid, k), n in days.items():
         by_course = sums.get((userid, k), {})
-        result[userid][k] = TimeSpent(sum(by_course.values()), by_course, n)
+        spent = TimeSpent(sum(by_course.values()), by_course, n)
+        result[userid][k] = Trail(logins[(userid, k)], {Algorithm.USE_STATS: spent})
     return result
 
 
@@ -533,7 +594,7 @@ __all__ = [
     "Trail",
     "UseStatsParams",
     "folded_trails",
-    "sql_window_use_stats",
     "time_spent",
     "use_stats_params",
+    "window_trails",
 ]
