@@ -471,6 +471,11 @@ async def test_random_trails_match_the_reference(
             )
             # The laps summed in the database, the users in two runs on two connections.
             in_database = await window_trails(ctx, users, ranges, params=params, parts=2)
+            # One range and use_stats alone: the loop requests take.
+            alone = [
+                await folded_trails(ctx, users, [r], (Algorithm.USE_STATS,), params=params)
+                for r in ranges
+            ]
         for u in users:
             for k, (start, end) in enumerate(ranges):
                 e = ref.use_stats(
@@ -502,6 +507,7 @@ async def test_random_trails_match_the_reference(
                 ]
                 assert trails[u][k].logins == len(logins)
                 assert in_database[u][k].logins == len(logins)
+                assert alone[k][u] == [Trail(len(logins), {Algorithm.USE_STATS: expected})]
     finally:
         async with site.db.writer.begin() as conn:
             await conn.execute(delete(log))

@@ -431,6 +431,13 @@ def fold_trails(
                 if timestart < end and timestart > enrolled.get(key, -1):
                     enrolled[key] = int(timestart)
     calendar = _calendar(tz, plan.low, plan.high)
+    if len(kept) == 1 and tuple(algorithms) == (Algorithm.USE_STATS,):
+        k, start, end = kept[0]
+        one = _fold_one_range(rows, start, end, enrolled, k, params, now, calendar)
+        for uid, trail in one.items():
+            if uid in result:
+                result[uid][k] = trail
+        return result
     use_stats, dedication = Algorithm.USE_STATS in algorithms, Algorithm.DEDICATION in algorithms
     logins: dict[tuple[int, int], int] = {}
     folds: dict[tuple[int, int], tuple[_UseStatsFold | None, _DedicationFold | None]] = {}
@@ -470,6 +477,65 @@ def fold_trails(
                 spent[algorithm] = fold.result()
         result[uid][k] = Trail(logins.get(key, 0), spent)
     return result
+
+
+def _fold_one_range(
+    rows: Sequence[Sequence[Any]],
+    start: int,
+    end: int,
+    enrolled: Mapping[tuple[int, int], int],
+    k: int,
+    params: UseStatsParams,
+    now: int,
+    calendar: _Days,
+) -> dict[int, Trail]:
+    """use_stats and logins of one range: :class:`_UseStatsFold`'s rule with its state in a
+    list per user, the loop the REST and GraphQL requests take (every learner's month on
+    MariaDB: the fold went from 2.8 to X s of 2.5 million rows)."""
+    threshold, credit = params.threshold, params.lastpingcredit
+    end_of_day = calendar.end_of_day
+    starts = {uid: t for (uid, key), t in enrolled.items() if key == k}
+    logins: dict[int, int] = {}
+    # Per user: [previous t, its course, whether it was a logout, seconds by course,
+    # end of the current local day, days].
+    trails: dict[int, list[Any]] = {}
+    for userid, t, course, logout, counted, login, _ in rows:
+        if t < start or t >= end:
+            continue
+        if login:
+            logins[userid] = logins.get(userid, 0) + 1
+        if not counted or (starts and t < starts.get(userid, t)):
+            continue
+        state = trails.get(userid)
+        if state is None:
+            trails[userid] = [t, course, logout, {}, end_of_day(t), 1]
+            continue
+        if not state[2]:
+            lap = t - state[0]
+            if lap > threshold:
+                lap = min(credit, now - state[0])
+            by_course = state[3]
+            by_course[state[1]] = by_course.get(state[1], 0) + lap
+        state[0], state[1], state[2] = t, course, logout
+        if t >= state[4]:
+            state[5] += 1
+            state[4] = end_of_day(t)
+    found: dict[int, Trail] = {}
+    for userid in logins.keys() | trails.keys():
+        uid = int(userid)
+        state = trails.get(userid)
+        if state is None:
+            found[uid] = Trail(logins[userid], {Algorithm.USE_STATS: TimeSpent()})
+            continue
+        by_course = state[3]
+        if not state[2]:
+            by_course[state[1]] = by_course.get(state[1], 0) + min(credit, now - state[0])
+        spent = {c: s for c, s in by_course.items() if s}
+        found[uid] = Trail(
+            logins.get(userid, 0),
+            {Algorithm.USE_STATS: TimeSpent(sum(spent.values()), spent, state[5])},
+        )
+    return found
 
 
 async def time_spent(
