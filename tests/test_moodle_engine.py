@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import aclosing
 
 import pytest
 from sqlalchemy import insert, text
@@ -202,3 +203,31 @@ async def test_a_statement_on_the_wire_when_the_request_ends_does_not_go_back_to
         again = (await ctx.reader.execute(text(pid_query)))[0][0]
     assert again != pid
     await _pool_empties(moodle)
+
+
+async def test_a_stream_left_unfinished_leaves_no_rows_to_the_next_statement(
+    site: Site, moodle: Moodle
+) -> None:
+    """Reader.batches: on MariaDB the rows come batch by batch on an unbuffered cursor; a caller
+    that stops early leaves the rest on the wire, so the next statement takes a fresh connection
+    (elsewhere the one batch holds every row)."""
+    users = sorted([await site.user() for _ in range(3)])
+    for n, user in enumerate(users):
+        await site.log(user, 1_000_000 + n)
+    span = {"first": users[0], "last": users[-1], "low": 1_000_000, "high": 1_000_003}
+    async with moodle.request() as ctx:
+        whole = await ctx.reader.rows(ctx.statements.log_span, **span)
+        assert [r[0] for r in whole] == users  # in time order
+        stream = ctx.reader.batches(ctx.statements.log_span, 1, **span)
+        async with aclosing(stream):
+            first = await anext(stream)
+            streaming = ctx.reader._driver
+        mariadb = moodle.db.backend == "mysql"
+        assert [r[0] for r in first] == (users[:1] if mariadb else users)
+        assert [list(r) for r in await ctx.reader.rows(ctx.statements.log_span, **span)] == [
+            list(r) for r in whole
+        ]
+        # Not drained (a month is millions of rows): that connection is dropped.
+        assert (ctx.reader._driver is not streaming) == mariadb
+        streamed = [b async for b in ctx.reader.batches(ctx.statements.log_span, 2, **span)]
+    assert [list(r) for b in streamed for r in b] == [list(r) for r in whole]

@@ -312,16 +312,29 @@ async def test_a_long_id_list_reads_the_span_and_drops_unrequested_users(
     site: Site, moodle: Moodle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(timespent, "CHUNK", 2)
+    # One row a batch: on MariaDB the span is streamed and folded batch by batch.
+    monkeypatch.setattr(timespent, "STREAM_BATCH", 1)
     first, between, last = await site.user(), await site.user(), await site.user()
     for user in (first, between, last):
-        await site.log(user, DAY)  # 900 each
+        await site.login(user, DAY)  # lap 100 to the next row
+        await site.log(user, DAY + 100)  # the last row: C = 900
     asked = [first, last, 999_999]  # more than CHUNK ids: BETWEEN first AND 999,999
+    use_stats = TimeSpent(1000, {0: 1000}, 1)
     for answer in (await spent(moodle, asked), await windowed(moodle, asked)):
-        assert answer == {
-            first: [TimeSpent(900, {0: 900}, 1)],
-            last: [TimeSpent(900, {0: 900}, 1)],
-            999_999: [TimeSpent()],
-        }
+        assert answer == {first: [use_stats], last: [use_stats], 999_999: [TimeSpent()]}
+    us, ded = Algorithm.USE_STATS, Algorithm.DEDICATION
+    async with moodle.request() as ctx:
+        one = await folded_trails(ctx, asked, [NOV], params=P)
+        both_algorithms = await folded_trails(ctx, asked, [NOV], (us, ded), params=P)
+        two_ranges = await folded_trails(ctx, asked, [OCT, NOV], params=P)
+    nothing = Trail(0, {us: TimeSpent()})
+    assert one == {first: [Trail(1, {us: use_stats})], last: [Trail(1, {us: use_stats})]} | {
+        999_999: [nothing]
+    }
+    # block_dedication: one session of 100 s, not over 120 s, so none; one day of rows.
+    assert both_algorithms[first] == [Trail(1, {us: use_stats, ded: TimeSpent(0, {}, 1)})]
+    assert two_ranges[last] == [nothing, Trail(1, {us: use_stats})]
+    assert between not in one | both_algorithms | two_ranges
 
 
 async def test_dedication_sessions_split_at_an_hour_and_short_ones_dropped(

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import asyncio
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -59,6 +60,8 @@ from definum_gql.moodle.tables import MoodleTables
 #: at once (BENCHMARKS.md: 100 learners 0.12 -> 0.06 s, every learner 5.6 -> 2.5 s).
 WINDOW_LEARNERS = 100
 WINDOW_PARTS = 2
+#: Rows folded at a time while MariaDB sends the next (Reader.batches).
+STREAM_BATCH = 20_000
 DEDICATION_GAP = 3600
 DEDICATION_MIN_SESSION = 120
 
@@ -381,16 +384,62 @@ async def folded_trails(
         if params.enrolmentfilter:
             starts = await ctx.reader.rows(ctx.statements.enrolment_starts, ids, high=plan.high)
         if len(ids) > CHUNK:
-            span = await ctx.reader.rows(
-                ctx.statements.log_span, first=ids[0], last=ids[-1], low=plan.low, high=plan.high
+            span = ctx.reader.batches(
+                ctx.statements.log_span,
+                STREAM_BATCH,
+                first=ids[0],
+                last=ids[-1],
+                low=plan.low,
+                high=plan.high,
             )
             wanted = set(ids)
-            rows = [r for r in span if r[0] in wanted]
+            if len(plan.ranges) == 1 and tuple(algorithms) == (Algorithm.USE_STATS,):
+                # Folded batch by batch as the rows arrive (MariaDB sends the next meanwhile).
+                k, start, end = plan.ranges[0]
+                enrolled = _of_range(_enrolled(plan.ranges, starts), k)
+                calendar = _calendar(tz or ctx.tz, plan.low, plan.high)
+                one = _OneRange(start, end, enrolled, params, ctx.now, calendar)
+                async with aclosing(span):
+                    async for batch in span:
+                        one.feed(batch, wanted)
+                result = {
+                    u: [Trail(0, {Algorithm.USE_STATS: TimeSpent()}) for _ in ranges] for u in ids
+                }
+                return _placed(result, k, one.found())
+            async with aclosing(span):
+                rows = [r async for batch in span for r in batch if r[0] in wanted]
         else:
             rows = await ctx.reader.rows(ctx.statements.log_rows, ids, low=plan.low, high=plan.high)
     return fold_trails(
         ids, ranges, rows, starts, algorithms, params=params, tz=tz or ctx.tz, now=ctx.now
     )
+
+
+def _enrolled(
+    kept: Sequence[tuple[int, int, int]], enrolment_starts: Sequence[Sequence[Any]]
+) -> dict[tuple[int, int], int]:
+    """Where each (user, range) trail starts: block_use_stats starts a range no earlier than the
+    learner's latest enrolment start before its end."""
+    enrolled: dict[tuple[int, int], int] = {}
+    for uid, timestart in enrolment_starts:
+        for k, _, end in kept:
+            key = (int(uid), k)
+            if timestart < end and timestart > enrolled.get(key, -1):
+                enrolled[key] = int(timestart)
+    return enrolled
+
+
+def _of_range(enrolled: Mapping[tuple[int, int], int], k: int) -> dict[int, int]:
+    return {uid: t for (uid, key), t in enrolled.items() if key == k}
+
+
+def _placed(
+    result: dict[int, list[Trail]], k: int, found: Mapping[int, Trail]
+) -> dict[int, list[Trail]]:
+    for uid, trail in found.items():
+        if uid in result:
+            result[uid][k] = trail
+    return result
 
 
 def log_span(ranges: Sequence[tuple[int, int]], now: int) -> tuple[int, int] | None:
@@ -422,22 +471,13 @@ def fold_trails(
     kept = sorted(plan.ranges, key=lambda r: r[1])
     starts = [start for _, start, _ in kept]
     disjoint = all(a[2] <= b[1] for a, b in pairwise(kept))
-    enrolled: dict[tuple[int, int], int] = {}
-    if params.enrolmentfilter:
-        # block_use_stats starts a range no earlier than the learner's latest enrolment start.
-        for uid, timestart in enrolment_starts:
-            for k, _, end in kept:
-                key = (int(uid), k)
-                if timestart < end and timestart > enrolled.get(key, -1):
-                    enrolled[key] = int(timestart)
+    enrolled = _enrolled(kept, enrolment_starts) if params.enrolmentfilter else {}
     calendar = _calendar(tz, plan.low, plan.high)
     if len(kept) == 1 and tuple(algorithms) == (Algorithm.USE_STATS,):
         k, start, end = kept[0]
-        one = _fold_one_range(rows, start, end, enrolled, k, params, now, calendar)
-        for uid, trail in one.items():
-            if uid in result:
-                result[uid][k] = trail
-        return result
+        one = _OneRange(start, end, _of_range(enrolled, k), params, now, calendar)
+        one.feed(rows)
+        return _placed(result, k, one.found())
     use_stats, dedication = Algorithm.USE_STATS in algorithms, Algorithm.DEDICATION in algorithms
     logins: dict[tuple[int, int], int] = {}
     folds: dict[tuple[int, int], tuple[_UseStatsFold | None, _DedicationFold | None]] = {}
@@ -479,63 +519,71 @@ def fold_trails(
     return result
 
 
-def _fold_one_range(
-    rows: Sequence[Sequence[Any]],
-    start: int,
-    end: int,
-    enrolled: Mapping[tuple[int, int], int],
-    k: int,
-    params: UseStatsParams,
-    now: int,
-    calendar: _Days,
-) -> dict[int, Trail]:
-    """use_stats and logins of one range: :class:`_UseStatsFold`'s rule with its state in a
-    list per user, the loop the REST and GraphQL requests take (every learner's month on
-    MariaDB: the fold went from 2.8 to X s of 2.5 million rows)."""
-    threshold, credit = params.threshold, params.lastpingcredit
-    end_of_day = calendar.end_of_day
-    starts = {uid: t for (uid, key), t in enrolled.items() if key == k}
-    logins: dict[int, int] = {}
-    # Per user: [previous t, its course, whether it was a logout, seconds by course,
-    # end of the current local day, days].
-    trails: dict[int, list[Any]] = {}
-    for userid, t, course, logout, counted, login, _ in rows:
-        if t < start or t >= end:
-            continue
-        if login:
-            logins[userid] = logins.get(userid, 0) + 1
-        if not counted or (starts and t < starts.get(userid, t)):
-            continue
-        state = trails.get(userid)
-        if state is None:
-            trails[userid] = [t, course, logout, {}, end_of_day(t), 1]
-            continue
-        if not state[2]:
-            lap = t - state[0]
-            if lap > threshold:
-                lap = min(credit, now - state[0])
+class _OneRange:
+    """use_stats and logins of one range, fed rows (``statements.log_rows``' columns) in batches:
+    :class:`_UseStatsFold`'s rule with its state in a list per user, the loop requests take."""
+
+    def __init__(
+        self,
+        start: int,
+        end: int,
+        enrolled: Mapping[int, int],
+        params: UseStatsParams,
+        now: int,
+        calendar: _Days,
+    ) -> None:
+        self.start, self.end, self.enrolled = start, end, enrolled
+        self.threshold, self.credit, self.now = params.threshold, params.lastpingcredit, now
+        self.end_of_day = calendar.end_of_day
+        self.logins: dict[int, int] = {}
+        # Per user: [previous t, its course, whether it was a logout, seconds by course,
+        # end of the current local day, days].
+        self.trails: dict[int, list[Any]] = {}
+
+    def feed(self, rows: Iterable[Sequence[Any]], wanted: Container[int] | None = None) -> None:
+        """Fold ``rows`` (each user's in time order); ``wanted``: drop the other users' rows."""
+        start, end, enrolled, threshold = self.start, self.end, self.enrolled, self.threshold
+        logins, trails, end_of_day = self.logins, self.trails, self.end_of_day
+        for userid, t, course, logout, counted, login, _ in rows:
+            if t < start or t >= end or (wanted is not None and userid not in wanted):
+                continue
+            if login:
+                logins[userid] = logins.get(userid, 0) + 1
+            if not counted or (enrolled and t < enrolled.get(userid, t)):
+                continue
+            state = trails.get(userid)
+            if state is None:
+                trails[userid] = [t, course, logout, {}, end_of_day(t), 1]
+                continue
+            if not state[2]:
+                lap = t - state[0]
+                if lap > threshold:
+                    lap = min(self.credit, self.now - state[0])
+                by_course = state[3]
+                by_course[state[1]] = by_course.get(state[1], 0) + lap
+            state[0], state[1], state[2] = t, course, logout
+            if t >= state[4]:
+                state[5] += 1
+                state[4] = end_of_day(t)
+
+    def found(self) -> dict[int, Trail]:
+        """The trail of every user with a row."""
+        found: dict[int, Trail] = {}
+        for userid in self.logins.keys() | self.trails.keys():
+            state = self.trails.get(userid)
+            if state is None:
+                found[int(userid)] = Trail(self.logins[userid], {Algorithm.USE_STATS: TimeSpent()})
+                continue
             by_course = state[3]
-            by_course[state[1]] = by_course.get(state[1], 0) + lap
-        state[0], state[1], state[2] = t, course, logout
-        if t >= state[4]:
-            state[5] += 1
-            state[4] = end_of_day(t)
-    found: dict[int, Trail] = {}
-    for userid in logins.keys() | trails.keys():
-        uid = int(userid)
-        state = trails.get(userid)
-        if state is None:
-            found[uid] = Trail(logins[userid], {Algorithm.USE_STATS: TimeSpent()})
-            continue
-        by_course = state[3]
-        if not state[2]:
-            by_course[state[1]] = by_course.get(state[1], 0) + min(credit, now - state[0])
-        spent = {c: s for c, s in by_course.items() if s}
-        found[uid] = Trail(
-            logins.get(userid, 0),
-            {Algorithm.USE_STATS: TimeSpent(sum(spent.values()), spent, state[5])},
-        )
-    return found
+            if not state[2]:
+                last = min(self.credit, self.now - state[0])
+                by_course[state[1]] = by_course.get(state[1], 0) + last
+            spent = {c: s for c, s in by_course.items() if s}
+            found[int(userid)] = Trail(
+                self.logins.get(userid, 0),
+                {Algorithm.USE_STATS: TimeSpent(sum(spent.values()), spent, state[5])},
+            )
+        return found
 
 
 async def time_spent(
