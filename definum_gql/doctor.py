@@ -24,6 +24,7 @@ from definum_gql.moodle.site import (
     DatabaseReadError,
     DatabaseUnavailable,
     Moodle,
+    mysql_indexes,
     table_exists,
 )
 
@@ -324,16 +325,8 @@ async def _index(report: Report, reader: Reader, settings: Settings) -> None:
             " (userid, timecreated, id) INCLUDE (action, target, courseid, origin, realuserid);"
         )
     elif backend == "mysql":
-        rows = await reader.execute(
-            text(
-                "SELECT index_name, seq_in_index, column_name FROM information_schema.statistics"
-                " WHERE table_schema = DATABASE() AND table_name = :t"
-            ).bindparams(t=table)
-        )
-        columns: dict[str, dict[int, str]] = {}
-        for name, seq, column in rows:
-            columns.setdefault(str(name), {})[int(seq)] = str(column).lower()
-        has = any(c.get(1) == "userid" and c.get(2) == "timecreated" for c in columns.values())
+        indexes = await mysql_indexes(reader, table)
+        has = any(c[:2] == ["userid", "timecreated"] for c in indexes.values())
         create = (
             f"CREATE INDEX {INDEX_NAME} ON {table}"
             " (userid, timecreated, id, action, target, courseid, origin, realuserid);"

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import insert, text
 
 from definum_gql.moodle.engine import ReadOnlyViolation
+from definum_gql.moodle.queries import userid_only_indexes
 from definum_gql.moodle.reader import DatabaseUnavailable, ReaderClosed
 from definum_gql.moodle.site import Moodle
 from tests import databases
@@ -231,3 +232,48 @@ async def test_a_stream_left_unfinished_leaves_no_rows_to_the_next_statement(
         assert (ctx.reader._driver is not streaming) == mariadb
         streamed = [b async for b in ctx.reader.batches(ctx.statements.log_span, 2, **span)]
     assert [list(r) for b in streamed for r in b] == [list(r) for r in whole]
+
+
+def test_only_a_userid_index_beside_a_wider_one_is_kept_from_mariadb() -> None:
+    moodle_indexes = {
+        "mdl_logsstanlog_use_ix": ["userid"],
+        "mdl_logsstanlog_useconconcr_ix": [
+            "userid",
+            "contextlevel",
+            "contextinstanceid",
+            "crud",
+            "edulevel",
+            "timecreated",
+        ],
+        "mdl_logsstanlog_tim_ix": ["timecreated"],
+    }
+    assert userid_only_indexes(moodle_indexes) == ("mdl_logsstanlog_use_ix",)
+    # The recommended index alone is wide enough; names need not be Moodle's.
+    assert userid_only_indexes({"u": ["USERID"], "r": ["userid", "timecreated", "id"]}) == ("u",)
+    # Without an index holding userid and timecreated, the userid index is the best there is.
+    assert userid_only_indexes({"u": ["userid"], "t": ["timecreated"]}) == ()
+    assert userid_only_indexes({"u": ["userid"], "c": ["userid", "courseid"]}) == ()
+    assert userid_only_indexes({}) == ()
+
+
+async def test_mariadb_reads_a_learners_month_past_moodles_userid_index(
+    site: Site, moodle: Moodle
+) -> None:
+    """On MariaDB the first site read lists the log's indexes, and the log statements from
+    then on keep MariaDB off the userid-only one; the answers are the same."""
+    user = await site.user()
+    await site.login(user, 1_000_000)
+    span = {"low": 1_000_000, "high": 1_000_001}
+    async with moodle.request() as ctx:
+        rows = await ctx.reader.rows(ctx.statements.log_rows, [user], **span)
+    sent: list[str] = []
+    moodle.db.listeners.append(sent.append)
+    try:
+        async with moodle.request() as ctx:
+            assert await ctx.reader.rows(ctx.statements.log_rows, [user], **span) == rows
+    finally:
+        moodle.db.listeners.remove(sent.append)
+    [log_statement] = [s for s in sent if "logstore_standard_log" in s]
+    hinted = "IGNORE INDEX (mdl_logsstanlog_use_ix)" in log_statement
+    assert hinted == (moodle.db.backend == "mysql")
+    assert [r[0] for r in rows] == [user]

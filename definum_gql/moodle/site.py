@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from definum_gql.config import Settings
 from definum_gql.moodle.engine import create_reader_engine
-from definum_gql.moodle.queries import Statements, statements
+from definum_gql.moodle.queries import Statements, statements, userid_only_indexes
 from definum_gql.moodle.reader import (
     Database,
     DatabaseReadError,
@@ -237,11 +237,21 @@ class Moodle:
         async with self._lock:
             if reader is None:
                 async with self.db.reader() as own:
-                    self._site = await read_site_config(own, self.statements)
+                    await self._read_site(own)
             else:
-                self._site = await read_site_config(reader, self.statements)
-            self._site_read_at = time.monotonic()
+                await self._read_site(reader)
+        assert self._site is not None
         return self._site
+
+    async def _read_site(self, reader: Reader) -> None:
+        first = self._site is None
+        self._site = await read_site_config(reader, self.statements)
+        self._site_read_at = time.monotonic()
+        if first and self.db.backend == "mysql":
+            # Once a process: which of the log's indexes MariaDB must be kept from.
+            log = self.statements.tables.logstore_standard_log.name
+            ignored = userid_only_indexes(await mysql_indexes(reader, log))
+            self.statements = statements(self.settings.table_prefix, ignored)
 
     def timezone(self, site: SiteConfig, override: str | None = None) -> ZoneInfo:
         """The site timezone: a per-call override, our setting, forcetimezone, timezone, UTC.
@@ -315,6 +325,20 @@ async def read_site_config(reader: Reader, statements: Statements) -> SiteConfig
         plugins={(p, n): v or "" for p, n, v in prows},
         has_oidc=has_oidc,
     )
+
+
+async def mysql_indexes(reader: Reader, table: str) -> dict[str, list[str]]:
+    """A MariaDB/MySQL table's indexes: name -> columns in order."""
+    rows = await reader.execute(
+        text(
+            "SELECT index_name, seq_in_index, column_name FROM information_schema.statistics"
+            " WHERE table_schema = DATABASE() AND table_name = :t"
+        ).bindparams(t=table)
+    )
+    columns: dict[str, dict[int, str]] = {}
+    for name, seq, column in rows:
+        columns.setdefault(str(name), {})[int(seq)] = str(column).lower()
+    return {name: [c[k] for k in sorted(c)] for name, c in columns.items()}
 
 
 async def table_exists(reader: Reader, name: str) -> bool:
