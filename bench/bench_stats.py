@@ -147,7 +147,10 @@ async def bench(url: str, month: Month, runs: int, parts: set[str]) -> list[str]
                 (
                     await ctx.reader.execute(
                         select(func.count()).where(
-                            log.c.timecreated >= start, log.c.timecreated < end, counted_row(log)
+                            log.c.userid.between(users[0], users[-1]),
+                            log.c.timecreated >= start,
+                            log.c.timecreated < end,
+                            counted_row(log),
                         )
                     )
                 )[0][0]
@@ -156,7 +159,10 @@ async def bench(url: str, month: Month, runs: int, parts: set[str]) -> list[str]
         async def count() -> int:
             async with moodle.request() as ctx:
                 query = select(func.count()).where(
-                    log.c.timecreated >= start, log.c.timecreated < end, counted_row(log)
+                    log.c.userid.between(users[0], users[-1]),
+                    log.c.timecreated >= start,
+                    log.c.timecreated < end,
+                    counted_row(log),
                 )
                 return int((await ctx.reader.execute(query))[0][0])
 
