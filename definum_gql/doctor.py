@@ -24,7 +24,7 @@ from definum_gql.moodle.site import (
     DatabaseReadError,
     DatabaseUnavailable,
     Moodle,
-    mysql_indexes,
+    mysql_table,
     table_exists,
 )
 
@@ -325,7 +325,7 @@ async def _index(report: Report, reader: Reader, settings: Settings) -> None:
             " (userid, timecreated, id) INCLUDE (action, target, courseid, origin, realuserid);"
         )
     elif backend == "mysql":
-        indexes = await mysql_indexes(reader, table)
+        indexes = (await mysql_table(reader, table)).indexes
         has = any(c[:2] == ["userid", "timecreated"] for c in indexes.values())
         create = (
             f"CREATE INDEX {INDEX_NAME} ON {table}"

@@ -9,7 +9,12 @@ import pytest
 from sqlalchemy import insert, text
 
 from definum_gql.moodle.engine import ReadOnlyViolation
-from definum_gql.moodle.queries import userid_only_indexes
+from definum_gql.moodle.queries import (
+    BATCH_LEARNERS,
+    lookup_indexes,
+    statements,
+    userid_only_indexes,
+)
 from definum_gql.moodle.reader import DatabaseUnavailable, ReaderClosed
 from definum_gql.moodle.site import Moodle
 from tests import databases
@@ -277,3 +282,55 @@ async def test_mariadb_reads_a_learners_month_past_moodles_userid_index(
     hinted = "IGNORE INDEX (mdl_logsstanlog_use_ix)" in log_statement
     assert hinted == (moodle.db.backend == "mysql")
     assert [r[0] for r in rows] == [user]
+
+
+def test_a_batch_on_mariadb_is_kept_from_indexes_that_send_it_to_the_table() -> None:
+    indexes = {
+        "mdl_logsstanlog_use_ix": ["userid"],
+        "mdl_logsstanlog_useconconcr_ix": ["userid", "contextlevel", "timecreated"],
+        "mdl_logsstanlog_tim_ix": ["timecreated"],
+        "covering": [
+            "userid",
+            "timecreated",
+            "id",
+            "action",
+            "target",
+            "courseid",
+            "origin",
+            "REALUSERID",
+        ],
+    }
+    assert lookup_indexes(indexes) == (
+        "mdl_logsstanlog_use_ix",
+        "mdl_logsstanlog_useconconcr_ix",
+    )
+    assert lookup_indexes({"t": ["timecreated"]}) == ()
+
+
+async def test_batch_statements_kept_from_the_lookup_indexes_answer_the_same(
+    site: Site, moodle: Moodle
+) -> None:
+    """The statements MariaDB sends for 100 learners or more when the log outgrows its buffer
+    pool (forced here: the test log is small) give the rows the plain ones give."""
+    users = sorted([await site.user() for _ in range(3)])
+    for n, user in enumerate(users):
+        await site.login(user, 1_000_000 + n)
+        await site.log(user, 1_000_100 + n)
+    asked = users + list(range(900_000, 900_000 + BATCH_LEARNERS))
+    span = {"low": 1_000_000, "high": 1_000_200}
+    async with moodle.request() as ctx:
+        plain = await ctx.reader.rows(ctx.statements.log_rows, asked, **span)
+        kept = statements(
+            "mdl_",
+            ctx.statements.ignored_log_indexes,
+            ("mdl_logsstanlog_use_ix", "mdl_logsstanlog_useconconcr_ix"),
+        )
+        sent: list[str] = []
+        moodle.db.listeners.append(sent.append)
+        try:
+            hinted = await ctx.reader.rows(kept.log_rows, asked, **span)
+        finally:
+            moodle.db.listeners.remove(sent.append)
+    assert [r[0] for r in plain] == [u for u in users for _ in range(2)]
+    assert [list(r) for r in hinted] == [list(r) for r in plain]
+    assert ("IGNORE INDEX" in sent[0]) == (moodle.db.backend == "mysql")

@@ -16,7 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from definum_gql.config import Settings
 from definum_gql.moodle.engine import create_reader_engine
-from definum_gql.moodle.queries import Statements, statements, userid_only_indexes
+from definum_gql.moodle.queries import (
+    Statements,
+    lookup_indexes,
+    statements,
+    userid_only_indexes,
+)
 from definum_gql.moodle.reader import (
     Database,
     DatabaseReadError,
@@ -249,9 +254,10 @@ class Moodle:
         self._site_read_at = time.monotonic()
         if first and self.db.backend == "mysql":
             # Once a process: which of the log's indexes MariaDB must be kept from.
-            log = self.statements.tables.logstore_standard_log.name
-            ignored = userid_only_indexes(await mysql_indexes(reader, log))
-            self.statements = statements(self.settings.table_prefix, ignored)
+            log = await mysql_table(reader, self.statements.tables.logstore_standard_log.name)
+            few = userid_only_indexes(log.indexes)
+            many = lookup_indexes(log.indexes) if log.outgrows_pool else few
+            self.statements = statements(self.settings.table_prefix, few, many)
 
     def timezone(self, site: SiteConfig, override: str | None = None) -> ZoneInfo:
         """The site timezone: a per-call override, our setting, forcetimezone, timezone, UTC.
@@ -327,18 +333,34 @@ async def read_site_config(reader: Reader, statements: Statements) -> SiteConfig
     )
 
 
-async def mysql_indexes(reader: Reader, table: str) -> dict[str, list[str]]:
-    """A MariaDB/MySQL table's indexes: name -> columns in order."""
+@dataclass(frozen=True)
+class MysqlTable:
+    """What MariaDB/MySQL says of a table: its indexes (name -> columns in order), and whether
+    InnoDB's buffer pool cannot hold it (rows found through an index are then pages read one
+    by one from outside the pool)."""
+
+    indexes: Mapping[str, list[str]]
+    outgrows_pool: bool
+
+
+async def mysql_table(reader: Reader, table: str) -> MysqlTable:
     rows = await reader.execute(
         text(
-            "SELECT index_name, seq_in_index, column_name FROM information_schema.statistics"
-            " WHERE table_schema = DATABASE() AND table_name = :t"
+            "SELECT s.index_name, s.seq_in_index, s.column_name, @@innodb_buffer_pool_size,"
+            " t.data_length FROM information_schema.tables t"
+            " LEFT JOIN information_schema.statistics s"
+            " ON s.table_schema = t.table_schema AND s.table_name = t.table_name"
+            " WHERE t.table_schema = DATABASE() AND t.table_name = :t"
         ).bindparams(t=table)
     )
     columns: dict[str, dict[int, str]] = {}
-    for name, seq, column in rows:
-        columns.setdefault(str(name), {})[int(seq)] = str(column).lower()
-    return {name: [c[k] for k in sorted(c)] for name, c in columns.items()}
+    outgrows = False
+    for name, seq, column, pool, size in rows:
+        if name is not None:
+            columns.setdefault(str(name), {})[int(seq)] = str(column).lower()
+        outgrows = pool is not None and size is not None and int(size) > int(pool)
+    indexes = {name: [c[k] for k in sorted(c)] for name, c in columns.items()}
+    return MysqlTable(indexes, outgrows)
 
 
 async def table_exists(reader: Reader, name: str) -> bool:

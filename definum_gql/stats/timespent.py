@@ -51,14 +51,14 @@ from sqlalchemy import (
     union_all,
 )
 
-from definum_gql.moodle.queries import LOGOUT_ACTIONS, counted_row, login_row
+from definum_gql.moodle.queries import BATCH_LEARNERS, LOGOUT_ACTIONS, counted_row, login_row
 from definum_gql.moodle.reader import CHUNK
 from definum_gql.moodle.site import RequestContext, UseStatsParams, use_stats_params
 from definum_gql.moodle.tables import MoodleTables
 
 #: From this many learners PostgreSQL sums use_stats itself (window_trails), in this many parts
 #: at once (BENCHMARKS.md: 100 learners 0.12 -> 0.06 s, every learner 5.6 -> 2.5 s).
-WINDOW_LEARNERS = 100
+WINDOW_LEARNERS = BATCH_LEARNERS
 WINDOW_PARTS = 2
 #: Rows folded at a time while MariaDB sends the next (Reader.batches).
 STREAM_BATCH = 20_000
