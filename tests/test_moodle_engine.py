@@ -222,7 +222,7 @@ async def test_a_stream_left_unfinished_leaves_no_rows_to_the_next_statement(
         await site.log(user, 1_000_000 + n)
     span = {"first": users[0], "last": users[-1], "low": 1_000_000, "high": 1_000_003}
     async with moodle.request() as ctx:
-        whole = await ctx.reader.rows(ctx.statements.log_span, **span)
+        whole = await ctx.reader.rows(ctx.statements.log_span, None, **span)
         assert [r[0] for r in whole] == users  # in time order
         stream = ctx.reader.batches(ctx.statements.log_span, 1, **span)
         async with aclosing(stream):
@@ -230,7 +230,7 @@ async def test_a_stream_left_unfinished_leaves_no_rows_to_the_next_statement(
             streaming = ctx.reader._driver
         mariadb = moodle.db.backend == "mysql"
         assert [r[0] for r in first] == (users[:1] if mariadb else users)
-        assert [list(r) for r in await ctx.reader.rows(ctx.statements.log_span, **span)] == [
+        assert [list(r) for r in await ctx.reader.rows(ctx.statements.log_span, None, **span)] == [
             list(r) for r in whole
         ]
         # Not drained (a month is millions of rows): that connection is dropped.
