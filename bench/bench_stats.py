@@ -112,7 +112,8 @@ async def bench(url: str, month: Month, runs: int, parts: set[str]) -> list[str]
         response = await http.post("/graphql", json={"query": query}, headers=headers)
         body: dict[str, Any] = response.json()
         assert "errors" not in body, body
-        return body["data"]
+        data: dict[str, Any] = body["data"]
+        return data
 
     if "docs" in parts:
         lines += ["| 500 learners' documents | median | min | statements |", "|---|---|---|---|"]
@@ -183,7 +184,9 @@ async def bench(url: str, month: Month, runs: int, parts: set[str]) -> list[str]
                     f"{{ users(first: 500{after}) {{ pageInfo {{ hasNextPage endCursor }} "
                     f'edges {{ node {{ activity(month: "{month}") {{ timeSpent }} }} }} }} }}'
                 )
-                total += sum(e["node"]["activity"]["timeSpent"] for e in data["users"]["edges"])
+                total += sum(
+                    int(e["node"]["activity"]["timeSpent"]) for e in data["users"]["edges"]
+                )
                 info = data["users"]["pageInfo"]
                 if not info["hasNextPage"]:
                     return total
@@ -199,9 +202,9 @@ async def bench(url: str, month: Month, runs: int, parts: set[str]) -> list[str]
         timings: dict[str, list[float]] = {name: [] for name in contenders}
         answers: dict[str, int] = {}
         for _ in range(runs):
-            for name, run in contenders.items():
+            for name, contender in contenders.items():
                 started = time.perf_counter()
-                answers[name] = await run()
+                answers[name] = await contender()
                 timings[name].append(time.perf_counter() - started)
         totals = {v for k, v in answers.items() if not k.startswith("count")}
         assert len(totals) <= 1, answers

@@ -35,7 +35,7 @@ def emit(figures: dict[str, Any], output: Path | None) -> None:
 def first_token(url: str) -> str:
     """The token bench/ uses: the lowest-id unrestricted permanent one, a site admin's first."""
     sys.path.insert(0, str(ROOT / "bench"))
-    from benchlib import lookup_token  # type: ignore[import-not-found]
+    from benchlib import lookup_token
 
     token: str = lookup_token(url, "mdl_")
     return token
