@@ -141,7 +141,7 @@ async def test_statements_do_not_grow_with_the_page_size(
     await build_many(site)
     token = await admin_token(site)
     counts: dict[int, int] = {}
-    # Once a process, MariaDB's first site read also lists the log's indexes (queries.py).
+    # The first request reads the site's configuration (on MariaDB, the log's indexes too).
     await post(moodle, PAGE, {"first": 1}, token=token)
     for first in (1, 50, 500):
         with StatementCounter(moodle) as counter:

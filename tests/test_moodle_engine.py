@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import aclosing
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, text
@@ -15,8 +16,9 @@ from definum_gql.moodle.queries import (
     statements,
     userid_only_indexes,
 )
-from definum_gql.moodle.reader import DatabaseUnavailable, ReaderClosed
+from definum_gql.moodle.reader import DatabaseReadError, DatabaseUnavailable, Reader, ReaderClosed
 from definum_gql.moodle.site import Moodle
+from definum_gql.stats.timespent import window_trails
 from tests import databases
 from tests.builders import BASE_CONFIG, Site
 
@@ -278,8 +280,8 @@ async def test_mariadb_reads_a_learners_month_past_moodles_userid_index(
             assert await ctx.reader.rows(ctx.statements.log_rows, [user], **span) == rows
     finally:
         moodle.db.listeners.remove(sent.append)
-    [log_statement] = [s for s in sent if "logstore_standard_log" in s]
-    hinted = "IGNORE INDEX (mdl_logsstanlog_use_ix)" in log_statement
+    [log_statement] = [s for s in sent if "logstore_standard_log.timecreated" in s]
+    hinted = "IGNORE INDEX (`mdl_logsstanlog_use_ix`)" in log_statement
     assert hinted == (moodle.db.backend == "mysql")
     assert [r[0] for r in rows] == [user]
 
@@ -334,3 +336,69 @@ async def test_batch_statements_kept_from_the_lookup_indexes_answer_the_same(
     assert [r[0] for r in plain] == [u for u in users for _ in range(2)]
     assert [list(r) for r in hinted] == [list(r) for r in plain]
     assert ("IGNORE INDEX" in sent[0]) == (moodle.db.backend == "mysql")
+
+
+async def test_indexes_hidden_from_mariadb_are_never_named_and_names_are_quoted(
+    site: Site, moodle: Moodle
+) -> None:
+    """An index made IGNORED (MariaDB 10.6+) is still listed by information_schema, and naming
+    it in IGNORE INDEX is an error: it is left out. A name that needs quoting is quoted."""
+    if moodle.db.backend != "mysql":
+        pytest.skip("index hints are MariaDB's")
+    user = await site.user()
+    await site.login(user, 1_000_000)
+    span = {"low": 1_000_000, "high": 1_000_001}
+    log = "mdl_logstore_standard_log"
+    # The test database's tables outlive the test: the indexes are put back below.
+    async with site.db.writer.begin() as conn:
+        await conn.execute(text(f"CREATE INDEX `log-user` ON {log} (userid)"))
+        await conn.execute(text(f"ALTER TABLE {log} ALTER INDEX mdl_logsstanlog_use_ix IGNORED"))
+    try:
+        async with moodle.request() as ctx:
+            assert ctx.statements.ignored_log_indexes == ("log-user",)
+            rows = await ctx.reader.rows(ctx.statements.log_rows, [user], **span)
+            assert [r[0] for r in rows] == [user]
+    finally:
+        async with site.db.writer.begin() as conn:
+            await conn.execute(text(f"DROP INDEX `log-user` ON {log}"))
+            await conn.execute(
+                text(f"ALTER TABLE {log} ALTER INDEX mdl_logsstanlog_use_ix NOT IGNORED")
+            )
+
+
+async def test_a_failed_part_is_raised_once_every_part_has_ended(
+    site: Site, moodle: Moodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """window_trails: when the part on a spare connection fails, the part on the request's own
+    connection is waited for, so that the request's next statement has the connection."""
+    if moodle.db.backend == "sqlite":
+        pytest.skip("SQLite has no spare connections: the parts take turns")
+    users = [await site.user() for _ in range(2)]
+    november = (1793487600, 1796079600)  # 2026-11 in Paris, the test site's zone
+    for user in users:
+        await site.log(user, 1795129200 + 9 * 3600)
+    own_started, spare_failed, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    send = Reader.execute
+
+    async def execute(reader: Reader, statement: Any) -> list[Any]:
+        if reader is not own:
+            spare_failed.set()
+            raise DatabaseReadError("the spare part failed")
+        own_started.set()
+        await release.wait()
+        return await send(reader, statement)
+
+    async with moodle.request() as ctx:
+        own = ctx.reader
+        monkeypatch.setattr(Reader, "execute", execute)
+        task = asyncio.create_task(window_trails(ctx, users, [november], parts=2))
+        await own_started.wait()
+        await spare_failed.wait()
+        assert not task.done()
+        release.set()
+        with pytest.raises(DatabaseReadError, match="spare part failed"):
+            await task
+        assert own._in_flight == 0
+        monkeypatch.setattr(Reader, "execute", send)
+        answer = await window_trails(ctx, users, [november], parts=1)
+    assert set(answer) == set(users)

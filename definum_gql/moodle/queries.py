@@ -393,8 +393,7 @@ class Statements:
         )
         ignored = self.batch_ignored_log_indexes if batch else self.ignored_log_indexes
         if ignored:
-            hint = f"IGNORE INDEX ({', '.join(ignored)})"
-            query = query.with_hint(log, hint, dialect_name="mysql")
+            query = query.with_hint(log, index_hint(ignored), dialect_name="mysql")
         return query
 
     def _log_rows(self, n: int) -> Select[Any]:
@@ -506,6 +505,12 @@ def statements(
     batch_ignored_log_indexes: tuple[str, ...] = (),
 ) -> Statements:
     return Statements(moodle_tables(prefix), ignored_log_indexes, batch_ignored_log_indexes)
+
+
+def index_hint(names: Sequence[str]) -> str:
+    """MariaDB/MySQL's ``IGNORE INDEX`` for ``names``, each quoted as an identifier."""
+    quoted = ", ".join("`" + name.replace("`", "``") + "`" for name in names)
+    return f"IGNORE INDEX ({quoted})"
 
 
 #: The log columns a trail reads: an index holding them all answers without the table.

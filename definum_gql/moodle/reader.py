@@ -518,7 +518,6 @@ class Reader:
         self._in_flight += 1
         try:
             for attempt in (0, 1):
-                first = not self._used
                 try:
                     driver = await self.driver()
                     self._notify(compiled.sql)
@@ -526,9 +525,8 @@ class Reader:
                     await cursor.execute(compiled.sql, args)
                     break
                 except Exception as exc:
-                    retry = await self._failed(exc, first and attempt == 0)
-                    if not retry:
-                        raise AssertionError("unreachable") from exc
+                    # As _run_compiled: a fresh connection's first statement may go again.
+                    await self._failed(exc, retry=attempt == 0 and not self._used)
             self._used = True
             while True:
                 try:

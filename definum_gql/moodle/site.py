@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from definum_gql.cache import MonthCache
 
 Clock = Callable[[], float]
+logger = logging.getLogger("definum_gql.db")
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,8 @@ class Moodle:
     _use_stats_params: UseStatsParams | None = None
     _cache_site: SiteConfig | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: MariaDB/MySQL: information_schema's hidden-index column ("" when it has none).
+    _hidden_column: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Moodle:
@@ -249,14 +253,15 @@ class Moodle:
         return self._site
 
     async def _read_site(self, reader: Reader) -> None:
-        first = self._site is None
         self._site = await read_site_config(reader, self.statements)
         self._site_read_at = time.monotonic()
-        if first and self.db.backend == "mysql":
-            # Once a process: which of the log's indexes MariaDB must be kept from.
-            log = await mysql_table(reader, self.statements.tables.logstore_standard_log.name)
-            few = userid_only_indexes(log.indexes)
-            many = lookup_indexes(log.indexes) if log.outgrows_pool else few
+        if self.db.backend == "mysql":
+            # With the configuration: which of the log's indexes MariaDB must be kept from (an
+            # index dropped or renamed since is then forgotten within site_cache_seconds).
+            if self._hidden_column is None:
+                self._hidden_column = (await hidden_index_column(reader)) or ""
+            tables = self.statements.tables
+            few, many = await _ignorable_log_indexes(reader, tables, self._hidden_column)
             self.statements = statements(self.settings.table_prefix, few, many)
 
     def timezone(self, site: SiteConfig, override: str | None = None) -> ZoneInfo:
@@ -343,11 +348,31 @@ class MysqlTable:
     outgrows_pool: bool
 
 
-async def mysql_table(reader: Reader, table: str) -> MysqlTable:
+#: information_schema.statistics' column saying an index is hidden from the optimiser, and the
+#: value that says so: MariaDB 10.6+ ``IGNORED``, MySQL 8 ``IS_VISIBLE``.
+HIDDEN_INDEX = {"IGNORED": "YES", "IS_VISIBLE": "NO"}
+
+
+async def hidden_index_column(reader: Reader) -> str | None:
+    """Which of :data:`HIDDEN_INDEX`'s columns this server's information_schema has."""
+    rows = await reader.execute(
+        text(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = 'information_schema' AND table_name = 'STATISTICS'"
+            " AND column_name IN ('IGNORED', 'IS_VISIBLE')"
+        )
+    )
+    return str(rows[0][0]).upper() if rows else None
+
+
+async def mysql_table(reader: Reader, table: str, hidden: str | None = None) -> MysqlTable:
+    """``table``'s facts; with ``hidden`` (:func:`hidden_index_column`), indexes hidden from the
+    optimiser are left out: naming one in a hint is an error."""
+    flag = f"s.{hidden} = '{HIDDEN_INDEX[hidden]}'" if hidden in HIDDEN_INDEX else "0"
     rows = await reader.execute(
         text(
             "SELECT s.index_name, s.seq_in_index, s.column_name, @@innodb_buffer_pool_size,"
-            " t.data_length FROM information_schema.tables t"
+            f" t.data_length, {flag} FROM information_schema.tables t"
             " LEFT JOIN information_schema.statistics s"
             " ON s.table_schema = t.table_schema AND s.table_name = t.table_name"
             " WHERE t.table_schema = DATABASE() AND t.table_name = :t"
@@ -355,12 +380,26 @@ async def mysql_table(reader: Reader, table: str) -> MysqlTable:
     )
     columns: dict[str, dict[int, str]] = {}
     outgrows = False
-    for name, seq, column, pool, size in rows:
-        if name is not None:
+    for name, seq, column, pool, size, is_hidden in rows:
+        if name is not None and not is_hidden:
             columns.setdefault(str(name), {})[int(seq)] = str(column).lower()
         outgrows = pool is not None and size is not None and int(size) > int(pool)
     indexes = {name: [c[k] for k in sorted(c)] for name, c in columns.items()}
     return MysqlTable(indexes, outgrows)
+
+
+async def _ignorable_log_indexes(
+    reader: Reader, tables: MoodleTables, hidden: str | None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The log's indexes MariaDB statements for a few learners, and for many, are to ignore
+    (none when they cannot be read: it is only an optimisation)."""
+    try:
+        facts = await mysql_table(reader, tables.logstore_standard_log.name, hidden)
+    except DatabaseReadError as exc:
+        logger.info("the log's indexes are left to MariaDB: %s", exc)
+        return (), ()
+    few = userid_only_indexes(facts.indexes)
+    return few, lookup_indexes(facts.indexes) if facts.outgrows_pool else few
 
 
 async def table_exists(reader: Reader, name: str) -> bool:

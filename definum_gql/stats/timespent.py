@@ -34,7 +34,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from itertools import pairwise
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -676,12 +676,19 @@ async def window_trails(
         return result
     async with ctx.reader.side_by_side(parts - 1) as readers:
         runs = _parts(sorted(result), len(readers))
-        answers = await asyncio.gather(
+        # Every part ends before the readers do (a part left running on the request's own
+        # connection would collide with its next statement); then the first failure is raised.
+        outcomes = await asyncio.gather(
             *(
                 reader.execute(_window_statement(ctx.tables, ids, plan, params, tz, now))
                 for reader, ids in zip(readers, runs, strict=False)
-            )
+            ),
+            return_exceptions=True,
         )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    answers = cast(list[list[Sequence[Any]]], outcomes)
     sums: dict[tuple[int, int], dict[int, int]] = {}
     days: dict[tuple[int, int], int] = {}
     logins: dict[tuple[int, int], int] = {}
