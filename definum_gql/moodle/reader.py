@@ -545,9 +545,10 @@ class Reader:
                 self._stale = True
             count_statement(time.perf_counter() - started)
 
-    async def _failed(self, exc: Exception, retry: bool) -> bool:
-        """Map a failed statement: raise what the doors answer, or True when a dead connection
-        was dropped and the statement may be sent again (``retry``: it was the first)."""
+    async def _failed(self, exc: Exception, retry: bool) -> None:
+        """Map a failed statement to what the doors answer and raise it; or, when a dead
+        connection was dropped and the statement may be sent again (``retry``: it was the
+        first on a fresh connection), return."""
         if isinstance(exc, (ReadOnlyViolation, ReaderClosed)):
             raise exc
         if is_timeout(exc):
@@ -555,10 +556,9 @@ class Reader:
         if not is_connection_error(exc):
             raise DatabaseReadError(first_line(exc)) from exc
         await self._discard()
-        if retry:
-            log.info("dead database connection replaced: %s", first_line(exc))
-            return True
-        raise DatabaseUnavailable(first_line(exc)) from exc
+        if not retry:
+            raise DatabaseUnavailable(first_line(exc)) from exc
+        log.info("dead database connection replaced: %s", first_line(exc))
 
     async def _run(self, prepared: Prepared, n: int, params: Mapping[str, Any]) -> list[Row]:
         compiled = prepared.compiled(self.database.dialect, _bucket(n) if n else 0)
@@ -666,17 +666,9 @@ class Reader:
             try:
                 result = await conn.execute(statement)
                 rows: list[Row] = list(result.all()) if result.returns_rows else []
-            except (ReadOnlyViolation, ReaderClosed):
-                raise
             except Exception as exc:
-                if is_timeout(exc):
-                    raise QueryTimeout(first_line(exc)) from exc
-                if not is_connection_error(exc):
-                    raise DatabaseReadError(first_line(exc)) from exc
-                await self._discard()
-                if attempt == 0 and first:
-                    continue
-                raise DatabaseUnavailable(first_line(exc)) from exc
+                await self._failed(exc, retry=attempt == 0 and first)
+                continue
             finally:
                 self._in_flight -= 1
                 count_statement(time.perf_counter() - started)

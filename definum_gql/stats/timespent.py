@@ -341,10 +341,6 @@ def _session(first: int, last: int) -> int:
     return length if length > DEDICATION_MIN_SESSION else 0
 
 
-def _empty(user_ids: Sequence[int], count: int) -> dict[int, list[TimeSpent]]:
-    return {int(uid): [TimeSpent() for _ in range(count)] for uid in user_ids}
-
-
 @dataclass(frozen=True)
 class Trail:
     """One user's rows in one range: logins, and time spent by each algorithm folded."""
@@ -393,26 +389,44 @@ async def folded_trails(
                 high=plan.high,
             )
             wanted = set(ids)
-            if len(plan.ranges) == 1 and tuple(algorithms) == (Algorithm.USE_STATS,):
-                # Folded batch by batch as the rows arrive (MariaDB sends the next meanwhile).
-                k, start, end = plan.ranges[0]
-                enrolled = _of_range(_enrolled(plan.ranges, starts), k)
-                calendar = _calendar(tz or ctx.tz, plan.low, plan.high)
-                one = _OneRange(start, end, enrolled, params, ctx.now, calendar)
-                async with aclosing(span):
+            one = _one_range(plan, algorithms, starts, params, tz or ctx.tz, ctx.now)
+            async with aclosing(span):
+                if one is not None:
+                    # Folded batch by batch as the rows arrive (MariaDB sends the next meanwhile).
                     async for batch in span:
                         one.feed(batch, wanted)
-                result = {
-                    u: [Trail(0, {Algorithm.USE_STATS: TimeSpent()}) for _ in ranges] for u in ids
-                }
-                return _placed(result, k, one.found())
-            async with aclosing(span):
+                    return one.into(_no_trails(ids, ranges, algorithms))
                 rows = [r async for batch in span for r in batch if r[0] in wanted]
         else:
             rows = await ctx.reader.rows(ctx.statements.log_rows, ids, low=plan.low, high=plan.high)
     return fold_trails(
         ids, ranges, rows, starts, algorithms, params=params, tz=tz or ctx.tz, now=ctx.now
     )
+
+
+def _no_trails(
+    user_ids: Iterable[int], ranges: Sequence[object], algorithms: Sequence[Algorithm]
+) -> dict[int, list[Trail]]:
+    """Every user with an empty trail in every range: what a user without rows gets."""
+    empty = {a: TimeSpent() for a in algorithms}
+    return {int(u): [Trail(0, empty) for _ in ranges] for u in user_ids}
+
+
+def _one_range(
+    plan: _Plan,
+    algorithms: Sequence[Algorithm],
+    enrolment_starts: Sequence[Sequence[Any]],
+    params: UseStatsParams,
+    tz: ZoneInfo,
+    now: int,
+) -> _OneRange | None:
+    """The loop for one range of use_stats alone (what requests ask), or None for the rest."""
+    if len(plan.ranges) != 1 or tuple(algorithms) != (Algorithm.USE_STATS,):
+        return None
+    k, start, end = plan.ranges[0]
+    enrolled = _enrolled(plan.ranges, enrolment_starts) if params.enrolmentfilter else {}
+    starts = {uid: t for (uid, _), t in enrolled.items()}
+    return _OneRange(k, start, end, starts, params, now, _calendar(tz, plan.low, plan.high))
 
 
 def _enrolled(
@@ -427,19 +441,6 @@ def _enrolled(
             if timestart < end and timestart > enrolled.get(key, -1):
                 enrolled[key] = int(timestart)
     return enrolled
-
-
-def _of_range(enrolled: Mapping[tuple[int, int], int], k: int) -> dict[int, int]:
-    return {uid: t for (uid, key), t in enrolled.items() if key == k}
-
-
-def _placed(
-    result: dict[int, list[Trail]], k: int, found: Mapping[int, Trail]
-) -> dict[int, list[Trail]]:
-    for uid, trail in found.items():
-        if uid in result:
-            result[uid][k] = trail
-    return result
 
 
 def log_span(ranges: Sequence[tuple[int, int]], now: int) -> tuple[int, int] | None:
@@ -463,21 +464,20 @@ def fold_trails(
 
     ``enrolment_starts``: (user, timestart) rows, used when the enrolment filter is on.
     """
-    empty = {a: TimeSpent() for a in algorithms}
-    result = {int(u): [Trail(0, empty) for _ in ranges] for u in user_ids}
+    result = _no_trails(user_ids, ranges, algorithms)
     plan = _plan(ranges, now)
     if not result or not plan.ranges:
         return result
+    one = _one_range(plan, algorithms, enrolment_starts, params, tz, now)
+    if one is not None:
+        one.feed(rows)
+        return one.into(result)
+    empty = {a: TimeSpent() for a in algorithms}
     kept = sorted(plan.ranges, key=lambda r: r[1])
     starts = [start for _, start, _ in kept]
     disjoint = all(a[2] <= b[1] for a, b in pairwise(kept))
     enrolled = _enrolled(kept, enrolment_starts) if params.enrolmentfilter else {}
     calendar = _calendar(tz, plan.low, plan.high)
-    if len(kept) == 1 and tuple(algorithms) == (Algorithm.USE_STATS,):
-        k, start, end = kept[0]
-        one = _OneRange(start, end, _of_range(enrolled, k), params, now, calendar)
-        one.feed(rows)
-        return _placed(result, k, one.found())
     use_stats, dedication = Algorithm.USE_STATS in algorithms, Algorithm.DEDICATION in algorithms
     logins: dict[tuple[int, int], int] = {}
     folds: dict[tuple[int, int], tuple[_UseStatsFold | None, _DedicationFold | None]] = {}
@@ -525,6 +525,7 @@ class _OneRange:
 
     def __init__(
         self,
+        k: int,
         start: int,
         end: int,
         enrolled: Mapping[int, int],
@@ -532,7 +533,7 @@ class _OneRange:
         now: int,
         calendar: _Days,
     ) -> None:
-        self.start, self.end, self.enrolled = start, end, enrolled
+        self.k, self.start, self.end, self.enrolled = k, start, end, enrolled
         self.threshold, self.credit, self.now = params.threshold, params.lastpingcredit, now
         self.end_of_day = calendar.end_of_day
         self.logins: dict[int, int] = {}
@@ -566,24 +567,26 @@ class _OneRange:
                 state[5] += 1
                 state[4] = end_of_day(t)
 
-    def found(self) -> dict[int, Trail]:
-        """The trail of every user with a row."""
-        found: dict[int, Trail] = {}
+    def into(self, result: dict[int, list[Trail]]) -> dict[int, list[Trail]]:
+        """``result`` with the trail of each of its users who had a row, in this range."""
         for userid in self.logins.keys() | self.trails.keys():
+            trails = result.get(int(userid))
+            if trails is None:
+                continue
             state = self.trails.get(userid)
             if state is None:
-                found[int(userid)] = Trail(self.logins[userid], {Algorithm.USE_STATS: TimeSpent()})
+                trails[self.k] = Trail(self.logins[userid], {Algorithm.USE_STATS: TimeSpent()})
                 continue
             by_course = state[3]
             if not state[2]:
                 last = min(self.credit, self.now - state[0])
                 by_course[state[1]] = by_course.get(state[1], 0) + last
             spent = {c: s for c, s in by_course.items() if s}
-            found[int(userid)] = Trail(
+            trails[self.k] = Trail(
                 self.logins.get(userid, 0),
                 {Algorithm.USE_STATS: TimeSpent(sum(spent.values()), spent, state[5])},
             )
-        return found
+        return result
 
 
 async def time_spent(
@@ -669,8 +672,7 @@ async def window_trails(
     params = params or ctx.use_stats
     tz = tz or ctx.tz
     now = ctx.now
-    empty = {Algorithm.USE_STATS: TimeSpent()}
-    result = {int(u): [Trail(0, empty) for _ in ranges] for u in user_ids}
+    result = _no_trails(user_ids, ranges, (Algorithm.USE_STATS,))
     plan = _plan(ranges, now)
     if not result or not plan.ranges:
         return result
