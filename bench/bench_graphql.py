@@ -203,6 +203,7 @@ async def inprocess(
 
     from definum_gql.app import create_app
     from definum_gql.config import load_settings
+    from definum_gql.server import settle_gc
 
     apps: dict[str, Any] = {}
     if OURS in args.contenders:
@@ -210,6 +211,7 @@ async def inprocess(
         quiet_request_lines()
     if CEILING in args.contenders:
         apps[CEILING] = ceiling_app
+    settle_gc()  # as a served process does, for both apps alike
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     results: list[Latency] = []
     shapes: dict[str, str] = {}

@@ -40,6 +40,7 @@ try:
     from definum_gql.config import Settings
     from definum_gql.moodle.queries import counted_row
     from definum_gql.moodle.site import Moodle
+    from definum_gql.server import settle_gc
     from definum_gql.stats.document import definum_stats
     from definum_gql.stats.months import Month
     from definum_gql.stats.timespent import Algorithm, folded_trails, window_trails
@@ -103,6 +104,7 @@ async def bench(url: str, month: Month, runs: int, parts: set[str]) -> list[str]
     lines = [f"### {backend}: {len(users):,} users", ""]
     rng = random.Random(11)
     app = create_app(moodle.settings, moodle)
+    settle_gc()  # as a served process does
     quiet_request_lines()
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1))
     http = httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600)

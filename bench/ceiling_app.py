@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from definum_gql.server import settle_gc
+
 URL = os.environ.get("CEILING_DATABASE_URL") or os.environ["DEFINUM_DATABASE_URL"]
 PREFIX = os.environ.get("CEILING_TABLE_PREFIX", "mdl_")
 engine = create_async_engine(URL, pool_size=10, max_overflow=10)
@@ -53,3 +55,5 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 app = Starlette(
     routes=[Route("/", ready), Route("/webservice/rest/server.php", stats)], lifespan=lifespan
 )
+# The garbage collector tuned as in a served definum-gql process, so that both compare alike.
+settle_gc()

@@ -26,6 +26,8 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 
+from definum_gql.server import settle_gc
+
 
 def _at(timestamp: int) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
@@ -252,3 +254,5 @@ async def ready(request: Request) -> Response:
 
 
 app = Starlette(routes=[Route("/", ready), Route("/graphql", GraphQL(schema, graphql_ide=None))])
+# The garbage collector tuned as in a served definum-gql process, so that both compare alike.
+settle_gc()

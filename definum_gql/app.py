@@ -28,7 +28,7 @@ from definum_gql.health import readiness
 from definum_gql.moodle.site import Moodle
 from definum_gql.observe import Observe, install_logging
 from definum_gql.rest import body_rule, rest_routes
-from definum_gql.server import install_log_redaction
+from definum_gql.server import install_log_redaction, settle_gc
 
 log = logging.getLogger("definum_gql")
 NO_STORE = {"Cache-Control": "no-store"}
@@ -118,4 +118,6 @@ def create_app(settings: Settings, moodle: Moodle | None = None) -> Starlette:
 
 def app_from_env() -> Starlette:
     """uvicorn factory (``definum_gql.app:app_from_env``) for multi-worker serving."""
-    return create_app(load_settings())
+    app = create_app(load_settings())
+    settle_gc()
+    return app
