@@ -65,18 +65,24 @@ class Context:
         """A month argument (``YYYY-MM``), the current month when absent."""
         return self.this_month if text is None else Month.parse(text)
 
-    def loader(self, key: Hashable, batch: BatchFn[K, T]) -> DataLoader[K, T | None]:
+    def loader(
+        self, key: Hashable, batch: BatchFn[K, T], *, own_turn: bool = True
+    ) -> DataLoader[K, T | None]:
         """The request's loader named ``key``: every key asked in one tick, one call of ``batch``.
 
-        Keys the batch function leaves out load as None.
+        Keys the batch function leaves out load as None. ``own_turn=False`` is for a batch that
+        only combines other loaders (which take their turns on the connection themselves).
         """
         existing = self._loaders.get(key)
         if existing is not None:
             return cast(DataLoader[K, T | None], existing)
 
         async def load(keys: list[K]) -> Sequence[T | None]:
-            async with self.db() as ctx:
-                found = await batch(ctx, list(dict.fromkeys(keys)))
+            if own_turn:
+                async with self.db() as ctx:
+                    found = await batch(ctx, list(dict.fromkeys(keys)))
+            else:
+                found = await batch(self.stats, list(dict.fromkeys(keys)))
             return [found.get(k) for k in keys]
 
         created: DataLoader[K, T | None] = DataLoader(load_fn=load)

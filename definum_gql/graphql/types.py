@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, TypeVar, cast
+from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
 from strawberry.types.enum import has_enum_definition
@@ -22,6 +23,7 @@ from definum_gql.graphql.loaders import (
     course_aggregates_loader,
     course_time_loader,
     courses_loader,
+    documents_loader,
     enrolments_loader,
     months_loader,
 )
@@ -408,37 +410,27 @@ class MonthlyActivity:
         return [CourseTime(course_id=cid, time_spent=seconds) for cid, seconds in items]
 
 
+# The legacy document's two types hold plain values: a page of 500 documents resolves ~7,000 of
+# their fields, and Strawberry reads a field without a resolver as an attribute, skipping the
+# per-field resolver machinery (BENCHMARKS.md). Their Python names are the REST names with
+# underscores (``finished_courses_ratio`` is ``finishedcoursesratio``): see _document_values.
+
+
 @strawberry.type(description="A badge in the legacy document.")
 class DefinumBadge:
-    row: strawberry.Private[stats_document.DefinumBadge]
+    id: int = strawberry.field(description="`badge.id`.")
+    name: str = strawberry.field(description="`badge.name`.")
+    issuer_name: str = strawberry.field(description="`badge.issuername` (empty when unset).")
+    issuer_url: str = strawberry.field(description="`badge.issuerurl` (empty when unset).")
+    issuer_contact: str = strawberry.field(description="`badge.issuercontact` (empty when unset).")
+    date_issued: int = strawberry.field(description="Unix time the badge was issued.")
+    date_issued_str: str = strawberry.field(
+        description="`dateIssued` as Moodle writes it (site language and timezone)."
+    )
 
-    @described("`badge.id`.")
-    def id(self) -> int:
-        return self.row.id
-
-    @described("`badge.name`.")
-    def name(self) -> str:
-        return self.row.name
-
-    @described("`badge.issuername` (empty when unset).")
-    def issuer_name(self) -> str:
-        return self.row.issuername
-
-    @described("`badge.issuerurl` (empty when unset).")
-    def issuer_url(self) -> str:
-        return self.row.issuerurl
-
-    @described("`badge.issuercontact` (empty when unset).")
-    def issuer_contact(self) -> str:
-        return self.row.issuercontact
-
-    @described("Unix time the badge was issued.")
-    def date_issued(self) -> int:
-        return self.row.dateissued
-
-    @described("`dateIssued` as Moodle writes it (site language and timezone).")
-    def date_issued_str(self) -> str:
-        return self.row.dateissuedstr
+    @classmethod
+    def of(cls, row: stats_document.DefinumBadge) -> DefinumBadge:
+        return cls(**_document_values(cls, row))
 
 
 @strawberry.type(
@@ -446,63 +438,55 @@ class DefinumBadge:
     "shim returns (Unix timestamps as Int), so a front end can migrate one field at a time."
 )
 class DefinumStats:
-    row: strawberry.Private[stats_document.DefinumStats]
+    id: int = strawberry.field(description="`user.id`.")
+    lastname: str = strawberry.field(description="Last name, as stored.")
+    firstname: str = strawberry.field(description="First name, as stored.")
+    courses: int = strawberry.field(
+        description="Courses with an active enrolment (the site course excluded)."
+    )
+    finishable_courses: int = strawberry.field(
+        description="Those courses with completion tracking on."
+    )
+    finished_courses: int = strawberry.field(
+        description="Those finishable courses the user has completed."
+    )
+    finished_courses_ratio: int = strawberry.field(
+        description="round(100 × finished / finishable), halves up; 0 without finishable courses."
+    )
+    badges: list[DefinumBadge] = strawberry.field(description="Issued badges, newest first.")
+    num_badges: int = strawberry.field(description="Number of badges listed.")
+    last_login: int = strawberry.field(
+        description="`user.lastlogin` (Moodle keeps the previous login there); 0."
+    )
+    last_login_str: str = strawberry.field(
+        description="`lastLogin` as Moodle writes it; `Never` when 0."
+    )
+    time_spent_in_month: int = strawberry.field(
+        description="Seconds on the site in the month (block_use_stats)."
+    )
+    time_spent_in_month_str: str = strawberry.field(
+        description="`timeSpentInMonth` written `3h 38m 20s`."
+    )
+    logins_in_month: int = strawberry.field(
+        description="Logins (`loggedin` log rows) since the month start."
+    )
 
-    @described("`user.id`.")
-    def id(self) -> int:
-        return self.row.id
+    @classmethod
+    def of(cls, row: stats_document.DefinumStats) -> DefinumStats:
+        values = _document_values(cls, row)
+        values["badges"] = [DefinumBadge.of(badge) for badge in row.badges]
+        return cls(**values)
 
-    @described("Last name, as stored.")
-    def lastname(self) -> str:
-        return self.row.lastname
 
-    @described("First name, as stored.")
-    def firstname(self) -> str:
-        return self.row.firstname
+@functools.cache
+def _document_names(cls: type) -> tuple[tuple[str, str], ...]:
+    """(GraphQL type's field, legacy row's field) pairs of ``cls``."""
+    fields = cls.__strawberry_definition__.fields  # type: ignore[attr-defined]
+    return tuple((f.python_name, f.python_name.replace("_", "")) for f in fields)
 
-    @described("Courses with an active enrolment (the site course excluded).")
-    def courses(self) -> int:
-        return self.row.courses
 
-    @described("Those courses with completion tracking on.")
-    def finishable_courses(self) -> int:
-        return self.row.finishablecourses
-
-    @described("Those finishable courses the user has completed.")
-    def finished_courses(self) -> int:
-        return self.row.finishedcourses
-
-    @described("round(100 × finished / finishable), halves up; 0 without finishable courses.")
-    def finished_courses_ratio(self) -> int:
-        return self.row.finishedcoursesratio
-
-    @described("Issued badges, newest first.")
-    def badges(self) -> list[DefinumBadge]:
-        return [DefinumBadge(row=badge) for badge in self.row.badges]
-
-    @described("Number of badges listed.")
-    def num_badges(self) -> int:
-        return self.row.numbadges
-
-    @described("`user.lastlogin` (Moodle keeps the previous login there); 0.")
-    def last_login(self) -> int:
-        return self.row.lastlogin
-
-    @described("`lastLogin` as Moodle writes it; `Never` when 0.")
-    def last_login_str(self) -> str:
-        return self.row.lastloginstr
-
-    @described("Seconds on the site in the month (block_use_stats).")
-    def time_spent_in_month(self) -> int:
-        return self.row.timespentinmonth
-
-    @described("`timeSpentInMonth` written `3h 38m 20s`.")
-    def time_spent_in_month_str(self) -> str:
-        return self.row.timespentinmonthstr
-
-    @described("Logins (`loggedin` log rows) since the month start.")
-    def logins_in_month(self) -> int:
-        return self.row.loginsinmonth
+def _document_values(cls: type, row: object) -> dict[str, Any]:
+    return {name: getattr(row, legacy) for name, legacy in _document_names(cls)}
 
 
 @strawberry.type(description="A Moodle user (deleted users are never shown).")
@@ -651,22 +635,9 @@ class User:
         ] = None,
     ) -> DefinumStats:
         ctx = info.context
-        wanted = ctx.month(month)
-        uid = self.row.id
-        # Asked together, so that each piece joins the request's other loads of its kind.
-        enrolments, badges, learned = await asyncio.gather(
-            enrolments_loader(ctx, True).load(uid),
-            badges_loader(ctx).load(uid),
-            months_loader(ctx).load((uid, wanted, Algorithm.USE_STATS)),
-        )
-        document = stats_document.build_document(
-            ctx.stats,
-            self.row,
-            enrolments or [],
-            badges or [],
-            learned or stats_activity.LearnerMonth(),
-        )
-        return DefinumStats(row=document)
+        document = await documents_loader(ctx).load((self.row, ctx.month(month)))
+        # The batch answers every key it is given.
+        return DefinumStats.of(cast(stats_document.DefinumStats, document))
 
 
 async def _activity(
