@@ -21,11 +21,12 @@ is unknown), so no replica serves a current month older than ``current_ttl``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,6 +62,14 @@ class MonthKey:
     learner: int
     month: str
     variant: str = ""
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A computation under way for the learners ``learners``; its task answers a mapping."""
+
+    learners: Container[int]
+    task: asyncio.Task[Any]
 
 
 @dataclass
@@ -102,6 +111,10 @@ class MonthCache:
         self._retry_seconds = redis_retry_seconds
         # key -> (expiry on self._clock or None for never, JSON text); most recently used last.
         self._lru: OrderedDict[MonthKey, tuple[float | None, str]] = OrderedDict()
+        #: Computations under way whose results this cache will hold (stats.activity's
+        #: read-ahead), by what they compute: a request wanting their results waits for them
+        #: rather than computing them again. Cancelled by close().
+        self.in_flight: dict[Hashable, InFlight] = {}
         self._redis: Redis | None = None
 
         self._redis_where = ""
@@ -218,7 +231,13 @@ class MonthCache:
         self.stats.sets += len(stored)
 
     async def close(self) -> None:
-        """Close the Redis connections (the LRU simply goes with the object)."""
+        """Stop the computations in flight and close the Redis connections (the LRU simply goes
+        with the object)."""
+        flights = list(self.in_flight.values())
+        self.in_flight.clear()
+        for flight in flights:
+            flight.task.cancel()
+        await asyncio.gather(*(flight.task for flight in flights), return_exceptions=True)
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None

@@ -249,6 +249,13 @@ class Settings(BaseSettings):
         description="Bound of each process's LRU of (learner, month) results"
         " (0: no in-process cache).",
     )
+    read_ahead_learners: int = Field(
+        default=10_000,
+        ge=0,
+        description="When a request computes a closed month for 100 learners or more, the"
+        " learners that follow them in id order, up to this many, are computed in the background"
+        " into the month cache (0: never).",
+    )
     token_cache_seconds: float = Field(
         default=10,
         ge=0,

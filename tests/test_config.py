@@ -145,6 +145,7 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("redis_url", "http://cache:6379", "not a Redis URL"),
     ("current_month_cache_seconds", "-1", "greater than or equal to 0"),
     ("month_cache_entries", "-1", "greater than or equal to 0"),
+    ("read_ahead_learners", "-1", "greater than or equal to 0"),
     ("token_cache_seconds", "soon", "valid number"),
 ]
 CASE_IDS = [f"{field}={value}" for field, value, _ in BAD_VALUES]

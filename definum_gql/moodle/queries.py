@@ -186,6 +186,13 @@ class Statements:
             ),
         )
 
+    @property
+    def batch_reads_month(self) -> bool:
+        """Whether a batch is kept from indexes that a few learners' statements may use: the
+        lookup_indexes, when the log outgrows MariaDB's buffer pool. A batch then reads the
+        month's range of the table in order, whatever the number of learners."""
+        return set(self.batch_ignored_log_indexes) != set(self.ignored_log_indexes)
+
     def _user_by(self, field: str) -> Callable[[int], Select[Any]]:
         u = self.tables.user
         condition = lookup_condition(self.tables, field)
