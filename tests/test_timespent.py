@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 
 from definum_gql.config import Settings
+from definum_gql.moodle.queries import BATCH_LEARNERS
+from definum_gql.moodle.reader import CHUNK
 from definum_gql.moodle.site import Moodle
 from definum_gql.stats import timespent
 from definum_gql.stats.months import Month
@@ -410,6 +412,7 @@ ROW = st.fixed_dictionaries(
 async def test_random_trails_match_the_reference(
     site: Site,
     moodle: Moodle,
+    monkeypatch: pytest.MonkeyPatch,
     rows: list[dict[str, Any]],
     threshold: int,
     credit: int,
@@ -417,6 +420,7 @@ async def test_random_trails_match_the_reference(
     enrol_offsets: list[int],
 ) -> None:
     users = [3 + n for n in range(3)]  # ids the site gives the three users below
+    absent = list(range(900_000, 900_000 + CHUNK))  # ids of no user
     if await site.count(site.t.user) < 5:
         assert [await site.user() for _ in range(3)] == users
         await site.course()
@@ -489,6 +493,20 @@ async def test_random_trails_match_the_reference(
                 await folded_trails(ctx, users, [r], (Algorithm.USE_STATS,), params=params)
                 for r in ranges
             ]
+            # The same with ids of users who do not exist added, so that requests' batch paths
+            # are taken: from BATCH_LEARNERS learners PostgreSQL sums in the database and
+            # MariaDB's batch statements apply; past CHUNK the month's span is read and streamed
+            # (here three rows at a time, so that a trail is folded across batches).
+            monkeypatch.setattr(timespent, "STREAM_BATCH", 3)
+            padded = {
+                size: [
+                    await folded_trails(
+                        ctx, users + absent[: size - 3], [r], (Algorithm.USE_STATS,), params=params
+                    )
+                    for r in ranges
+                ]
+                for size in (BATCH_LEARNERS, CHUNK + 1)
+            }
         for u in users:
             for k, (start, end) in enumerate(ranges):
                 e = ref.use_stats(
@@ -521,6 +539,12 @@ async def test_random_trails_match_the_reference(
                 assert trails[u][k].logins == len(logins)
                 assert in_database[u][k].logins == len(logins)
                 assert alone[k][u] == [Trail(len(logins), {Algorithm.USE_STATS: expected})]
+                for size, answers in padded.items():
+                    assert answers[k][u] == alone[k][u], size
+        empty = [Trail(0, {Algorithm.USE_STATS: TimeSpent()})]
+        for answers in padded.values():
+            for answer in answers:
+                assert all(answer[n] == empty for n in absent[: BATCH_LEARNERS - 3])
     finally:
         async with site.db.writer.begin() as conn:
             await conn.execute(delete(log))
