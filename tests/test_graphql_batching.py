@@ -3,10 +3,14 @@ same number of SQL statements as a page of one."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import insert, select
 
+from definum_gql.graphql import loaders
+from definum_gql.moodle.reader import DatabaseReadError
 from definum_gql.stats.timespent import WINDOW_LEARNERS, WINDOW_PARTS
 from tests.builders import NOW, Site
 from tests.databases import MakeMoodle
@@ -186,3 +190,36 @@ async def test_a_500_page_answers_every_learner(site: Site, moodle_with: MakeMoo
         e["course"]["fullname"]: e["course"]["enrolledLearners"] for e in seven["enrolments"]
     }
     assert learners == {"Course 1": 347, "Course 2": 346}
+
+
+async def test_a_failed_field_leaves_the_other_fields_sharing_its_loads_answered(
+    site: Site, moodle_with: MakeMoodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When a non-null field fails, graphql-core cancels its siblings. A sibling cancelled while
+    awaiting a load another field shares (here `a`'s October, which `c` also asks) must not
+    cancel that load for the others: the request answers them, it does not hang."""
+    october = 1792836000  # 2026-10-24T12:00:00+02:00
+    first, second = await site.user(), await site.user()
+    for user in (first, second):
+        await site.login(user, october)
+        await site.log(user, october + 100)  # October: 100, then 900 for the last row
+    token = await admin_token(site)
+    moodle = moodle_with()
+
+    async def broken(ctx: object, ids: list[int]) -> dict[int, int]:
+        raise DatabaseReadError("the statement failed")
+
+    monkeypatch.setattr(loaders, "completions_all_time", broken)
+    query = f"""{{
+      a: user(by: ID, value: "{first}") {{
+        courseSummary {{ courses }} activity(month: "2026-10") {{ timeSpent }}
+      }}
+      b: user(by: ID, value: "{second}") {{ definumStats(month: "2026-10") {{ timeSpentInMonth }} }}
+      c: user(by: ID, value: "{first}") {{ definumStats(month: "2026-10") {{ timeSpentInMonth }} }}
+    }}"""
+    response = await asyncio.wait_for(post(moodle, query, token=token), 30)
+    body = response.json()
+    assert body["data"]["a"] is None
+    assert [e["path"][:2] for e in body["errors"]] == [["a", "courseSummary"]]
+    assert body["data"]["b"] == {"definumStats": {"timeSpentInMonth": 1000}}
+    assert body["data"]["c"] == {"definumStats": {"timeSpentInMonth": 1000}}

@@ -65,26 +65,30 @@ class Context:
         """A month argument (``YYYY-MM``), the current month when absent."""
         return self.this_month if text is None else Month.parse(text)
 
-    def loader(
-        self, key: Hashable, batch: BatchFn[K, T], *, own_turn: bool = True
-    ) -> DataLoader[K, T | None]:
+    def loader(self, key: Hashable, batch: BatchFn[K, T]) -> DataLoader[K, T | None]:
         """The request's loader named ``key``: every key asked in one tick, one call of ``batch``.
 
-        Keys the batch function leaves out load as None. ``own_turn=False`` is for a batch that
-        only combines other loaders (which take their turns on the connection themselves).
+        Keys the batch function leaves out load as None.
         """
         existing = self._loaders.get(key)
         if existing is not None:
             return cast(DataLoader[K, T | None], existing)
 
         async def load(keys: list[K]) -> Sequence[T | None]:
-            if own_turn:
-                async with self.db() as ctx:
-                    found = await batch(ctx, list(dict.fromkeys(keys)))
-            else:
-                found = await batch(self.stats, list(dict.fromkeys(keys)))
+            async with self.db() as ctx:
+                found = await batch(ctx, list(dict.fromkeys(keys)))
             return [found.get(k) for k in keys]
 
-        created: DataLoader[K, T | None] = DataLoader(load_fn=load)
+        created: DataLoader[K, T | None] = _SharedLoader(load_fn=load)
         self._loaders[key] = created
         return created
+
+
+class _SharedLoader(DataLoader[K, T]):
+    """A DataLoader whose futures many resolvers share: each resolver awaits a shield of its
+    key's future. When a non-null field fails, graphql-core cancels the sibling resolvers; a
+    resolver cancelled while awaiting the future itself would cancel it for every other
+    resolver of that key, and leave a batch awaiting it unanswered (the request never ends)."""
+
+    def load(self, key: K) -> Awaitable[T]:
+        return asyncio.shield(super().load(key))

@@ -6,7 +6,6 @@ reads each learner's log once for every month and field it asks.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 
 from strawberry.dataloader import DataLoader
@@ -23,7 +22,6 @@ from definum_gql.stats.courses import (
     load_courses,
     load_enrolments,
 )
-from definum_gql.stats.document import DefinumStats, build_document
 from definum_gql.stats.months import Month
 from definum_gql.stats.timespent import Algorithm
 from definum_gql.stats.users import UserRow, load_users
@@ -68,28 +66,6 @@ def months_loader(ctx: Context) -> DataLoader[MonthKey, LearnerMonth | None]:
         return {(uid, m, a): found[(uid, m)] for uid, m, a in keys}
 
     return ctx.loader("months", batch)
-
-
-def documents_loader(ctx: Context) -> DataLoader[tuple[UserRow, Month], DefinumStats | None]:
-    """(user row, month) -> the legacy document, from the request's enrolment, badge and month
-    loaders (so their rows serve other fields too): one future per document rather than three
-    and a gather, which a page of 500 documents felt (BENCHMARKS.md)."""
-
-    async def batch(
-        stats: RequestContext, keys: list[tuple[UserRow, Month]]
-    ) -> Mapping[tuple[UserRow, Month], DefinumStats]:
-        ids = [row.id for row, _ in keys]
-        enrolments, badges, months = await asyncio.gather(
-            enrolments_loader(ctx, True).load_many(ids),
-            badges_loader(ctx).load_many(ids),
-            months_loader(ctx).load_many([(row.id, m, Algorithm.USE_STATS) for row, m in keys]),
-        )
-        return {
-            key: build_document(stats, key[0], e or [], b or [], learned or LearnerMonth())
-            for key, e, b, learned in zip(keys, enrolments, badges, months, strict=True)
-        }
-
-    return ctx.loader("documents", batch, own_turn=False)
 
 
 def course_aggregates_loader(ctx: Context) -> DataLoader[int, listing.CourseAggregates | None]:

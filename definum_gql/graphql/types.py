@@ -23,7 +23,6 @@ from definum_gql.graphql.loaders import (
     course_aggregates_loader,
     course_time_loader,
     courses_loader,
-    documents_loader,
     enrolments_loader,
     months_loader,
 )
@@ -635,9 +634,22 @@ class User:
         ] = None,
     ) -> DefinumStats:
         ctx = info.context
-        document = await documents_loader(ctx).load((self.row, ctx.month(month)))
-        # The batch answers every key it is given.
-        return DefinumStats.of(cast(stats_document.DefinumStats, document))
+        wanted = ctx.month(month)
+        uid = self.row.id
+        # Asked together, so that each piece joins the request's other loads of its kind.
+        enrolments, badges, learned = await asyncio.gather(
+            enrolments_loader(ctx, True).load(uid),
+            badges_loader(ctx).load(uid),
+            months_loader(ctx).load((uid, wanted, Algorithm.USE_STATS)),
+        )
+        document = stats_document.build_document(
+            ctx.stats,
+            self.row,
+            enrolments or [],
+            badges or [],
+            learned or stats_activity.LearnerMonth(),
+        )
+        return DefinumStats.of(document)
 
 
 async def _activity(
