@@ -22,11 +22,12 @@ is unknown), so no replica serves a current month older than ``current_ttl``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Container, Hashable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,12 +65,75 @@ class MonthKey:
     variant: str = ""
 
 
+#: After a computation in flight fails (a statement timeout, the database going away), the
+#: same one is not started again for this long: a failing read-ahead is not retried by every page.
+FLIGHT_BACKOFF_SECONDS = 300.0
+
+
 @dataclass(frozen=True)
 class InFlight:
-    """A computation under way for the learners ``learners``; its task answers a mapping."""
+    """A computation under way for ``learners``; its task answers a mapping."""
 
-    learners: Container[int]
+    learners: frozenset[int]
     task: asyncio.Task[Any]
+
+
+class Flights:
+    """Computations under way whose results the cache will hold (stats.activity's read-ahead),
+    by what they compute: a request wanting their results may wait for them rather than
+    computing them again. One at a time per key; none for a while after one of them failed."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.running: dict[Hashable, InFlight] = {}
+        self._clock = clock
+        self._failed_at: dict[Hashable, float] = {}
+
+    def may_start(self, key: Hashable) -> bool:
+        failed = self._failed_at.get(key)
+        if failed is not None and self._clock() - failed < FLIGHT_BACKOFF_SECONDS:
+            return False
+        return key not in self.running
+
+    def failed(self, key: Hashable) -> None:
+        """Hold ``key`` back (a computation of it failed outside a flight)."""
+        self._failed_at[key] = self._clock()
+
+    def start(
+        self,
+        key: Hashable,
+        learners: frozenset[int],
+        work: Coroutine[Any, Any, Any],
+        *,
+        label: str,
+        finally_: Callable[[], None] = lambda: None,
+    ) -> InFlight:
+        """Run ``work`` as a task of its own (in a context of its own: its statements are not
+        the starting request's); ``finally_`` runs when it ends, however it ends."""
+        task = asyncio.get_running_loop().create_task(
+            work, name=label, context=contextvars.Context()
+        )
+        flight = InFlight(learners, task)
+        self.running[key] = flight
+
+        def done(task: asyncio.Task[Any]) -> None:
+            finally_()
+            if self.running.get(key) is flight:
+                del self.running[key]
+            if task.cancelled():
+                return
+            exc = task.exception()  # retrieved here, whoever else waits
+            if exc is not None:
+                self.failed(key)
+                log.warning("%s failed: %s", label, type(exc).__name__)
+
+        task.add_done_callback(done)
+        return flight
+
+    async def close(self) -> None:
+        flights = list(self.running.values())
+        for flight in flights:
+            flight.task.cancel()
+        await asyncio.gather(*(flight.task for flight in flights), return_exceptions=True)
 
 
 @dataclass
@@ -111,10 +175,8 @@ class MonthCache:
         self._retry_seconds = redis_retry_seconds
         # key -> (expiry on self._clock or None for never, JSON text); most recently used last.
         self._lru: OrderedDict[MonthKey, tuple[float | None, str]] = OrderedDict()
-        #: Computations under way whose results this cache will hold (stats.activity's
-        #: read-ahead), by what they compute: a request wanting their results waits for them
-        #: rather than computing them again. Cancelled by close().
-        self.in_flight: dict[Hashable, InFlight] = {}
+        #: Computations under way whose results this cache will hold; stopped by close().
+        self.flights = Flights(clock)
         self._redis: Redis | None = None
 
         self._redis_where = ""
@@ -133,6 +195,11 @@ class MonthCache:
                 # One try, whatever the redis-py version defaults to (Redis() retries 3 times).
                 retry=Retry(NoBackoff(), 0),
             )
+
+    def room(self) -> int | None:
+        """How many entries the cache can keep now: None when Redis takes them (no bound of
+        ours), else the LRU's bound."""
+        return None if self._usable_redis() is not None else self._entries
 
     @property
     def namespace(self) -> str:
@@ -233,11 +300,7 @@ class MonthCache:
     async def close(self) -> None:
         """Stop the computations in flight and close the Redis connections (the LRU simply goes
         with the object)."""
-        flights = list(self.in_flight.values())
-        self.in_flight.clear()
-        for flight in flights:
-            flight.task.cancel()
-        await asyncio.gather(*(flight.task for flight in flights), return_exceptions=True)
+        await self.flights.close()
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None

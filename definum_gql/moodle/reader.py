@@ -362,6 +362,21 @@ class Database:
     def reader(self) -> Reader:
         return Reader(self)
 
+    def reserve_spare(self) -> bool:
+        """Count one connection against ``spare_limit`` for work beside the requests (give it
+        back with release_spare); False when none can be spared. SQLAlchemy's own pools
+        (SQLite) have no such budget: always True."""
+        if not self.raw:
+            return True
+        if self.spares_in_use >= self.spare_limit:
+            return False
+        self.spares_in_use += 1
+        return True
+
+    def release_spare(self) -> None:
+        if self.raw:
+            self.spares_in_use -= 1
+
     async def dispose(self) -> None:
         if self.pool is not None:
             await self.pool.close()

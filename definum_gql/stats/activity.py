@@ -17,7 +17,6 @@ computing them again.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import dataclasses
 import logging
 from collections.abc import Collection, Mapping, Sequence
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from definum_gql.moodle.queries import BATCH_LEARNERS
-from definum_gql.moodle.reader import QueryTimeout
+from definum_gql.moodle.reader import DatabaseReadError, DatabaseUnavailable, QueryTimeout
 from definum_gql.moodle.site import RequestContext
 from definum_gql.stats.listing import UserFilter, list_users
 from definum_gql.stats.months import Month
@@ -104,7 +103,7 @@ async def learner_months(
             if len(spent) == len(wanted):
                 found[pair] = LearnerMonth(logins_of[pair], spent)
         missing = [pair for pair in missing if pair not in found]
-    if cache is not None and missing and cache.in_flight:
+    if cache is not None and missing and cache.flights.running:
         joined = await _join_read_ahead(ctx, cache, missing, wanted)
         found.update(joined)
         missing = [pair for pair in missing if pair not in joined]
@@ -118,7 +117,7 @@ async def learner_months(
         if cache is not None:
             await _store(ctx, cache, computed, wanted)
             if ahead is not None and not _one_pass(ctx):
-                _read_ahead(ctx, cache, missing, ahead, wanted)
+                await _read_ahead(ctx, cache, missing, ahead, wanted)
     return found
 
 
@@ -126,16 +125,29 @@ def _read_ahead_month(
     ctx: RequestContext, missing: Sequence[tuple[int, Month]], wanted: Sequence[Algorithm]
 ) -> Month | None:
     """The month whose following learners to compute with ``missing``, if any: one closed
-    month for BATCH_LEARNERS learners or more, with a month cache to keep them, and no
-    read-ahead of it under way."""
+    month for BATCH_LEARNERS learners or more, a month cache with room for them, and no
+    read-ahead of it under way or failed lately."""
     cache = ctx.cache
     months = {m for _, m in missing}
-    if cache is None or ctx.settings.read_ahead_learners == 0 or len(months) != 1:
+    if cache is None or _ahead_limit(ctx, cache, missing, wanted) <= 0 or len(months) != 1:
         return None
     (month,) = months
     if len(missing) < BATCH_LEARNERS or not _closed(ctx, month):
         return None
-    return None if _flight_key(ctx, month, wanted) in cache.in_flight else month
+    return month if cache.flights.may_start(_flight_key(ctx, month, wanted)) else None
+
+
+def _ahead_limit(
+    ctx: RequestContext,
+    cache: MonthCache,
+    missing: Sequence[tuple[int, Month]],
+    wanted: Sequence[Algorithm],
+) -> int:
+    """How many learners to read ahead: the setting, within what the cache can keep beside the
+    learners asked (more would be evicted before their pages come)."""
+    room = cache.room()
+    limit = ctx.settings.read_ahead_learners
+    return limit if room is None else min(limit, room // len(wanted) - len(missing))
 
 
 def _one_pass(ctx: RequestContext) -> bool:
@@ -145,15 +157,26 @@ def _one_pass(ctx: RequestContext) -> bool:
     return ctx.statements.batch_reads_month
 
 
+async def _following(
+    ctx: RequestContext,
+    cache: MonthCache,
+    missing: Sequence[tuple[int, Month]],
+    wanted: Sequence[Algorithm],
+) -> list[int]:
+    """The learners after ``missing``'s in id order (the users list's), as many as read ahead."""
+    last = max(uid for uid, _ in missing)
+    limit = _ahead_limit(ctx, cache, missing, wanted)
+    return await list_users(ctx, UserFilter(), after=last, limit=limit)
+
+
 async def _with_following(
     ctx: RequestContext,
     missing: Sequence[tuple[int, Month]],
     month: Month,
     wanted: Sequence[Algorithm],
 ) -> dict[tuple[int, Month], LearnerMonth]:
-    last = max(uid for uid, _ in missing)
-    limit = ctx.settings.read_ahead_learners
-    following = await list_users(ctx, UserFilter(), after=last, limit=limit)
+    assert ctx.cache is not None  # _read_ahead_month said so
+    following = await _following(ctx, ctx.cache, missing, wanted)
     try:
         return await _compute(ctx, [*missing, *((uid, month) for uid in following)], wanted)
     except QueryTimeout:
@@ -161,6 +184,7 @@ async def _with_following(
             raise
         # The statement timeout is the request's bound: the learners asked fit in it alone.
         log.warning("read-ahead of %s ran out of time; computing the learners asked", month)
+        ctx.cache.flights.failed(_flight_key(ctx, month, wanted))
         return await _compute(ctx, missing, wanted)
 
 
@@ -195,78 +219,70 @@ async def _join_read_ahead(
     missing: list[tuple[int, Month]],
     wanted: Sequence[Algorithm],
 ) -> dict[tuple[int, Month], LearnerMonth]:
-    """What read-aheads in flight are computing of ``missing``, once they are done."""
+    """What read-aheads in flight are computing of ``missing``, once they are done. Only a
+    batch waits: fewer learners cost less to compute than to wait for."""
     joined: dict[tuple[int, Month], LearnerMonth] = {}
     for month in {m for _, m in missing}:
-        flight = cache.in_flight.get(_flight_key(ctx, month, wanted))
-        if flight is None or not any(uid in flight.learners for uid, m in missing if m == month):
+        flight = cache.flights.running.get(_flight_key(ctx, month, wanted))
+        if flight is None:
+            continue
+        covered = [pair for pair in missing if pair[1] == month and pair[0] in flight.learners]
+        if len(covered) < BATCH_LEARNERS:
             continue
         try:
             # Shielded: a request that goes away does not stop what others wait for.
             done = await asyncio.shield(flight.task)
+        except asyncio.CancelledError:
+            if _being_cancelled():
+                raise
+            continue  # the read-ahead was stopped (the cache closed): computed here instead
         except Exception:
             continue
-        joined.update((pair, done[pair]) for pair in missing if pair in done)
+        joined.update((pair, done[pair]) for pair in covered if pair in done)
     return joined
 
 
-@dataclass(frozen=True)
-class _Following:
-    """The learners a read-ahead computes: those it listed, or before it has listed them, any
-    learner after ``last``."""
-
-    last: int
-    listed: set[int]
-
-    def __contains__(self, uid: object) -> bool:
-        return isinstance(uid, int) and uid > self.last and (not self.listed or uid in self.listed)
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
-def _read_ahead(
+async def _read_ahead(
     ctx: RequestContext,
     cache: MonthCache,
-    computed: Sequence[tuple[int, Month]],
+    missing: Sequence[tuple[int, Month]],
     month: Month,
     wanted: Sequence[Algorithm],
 ) -> None:
-    """Start computing ``month`` for the learners after ``computed``'s, in the background."""
-    limit = ctx.settings.read_ahead_learners
+    """Compute ``month`` for the learners after ``missing``'s in the background, on a
+    connection the pool can spare (none spare: no read-ahead), once they are listed."""
+    try:
+        following = await _following(ctx, cache, missing, wanted)
+    except (DatabaseReadError, DatabaseUnavailable):
+        return  # only an optimisation; the request's next statement, if any, will tell
     key = _flight_key(ctx, month, wanted)
-    last = max(uid for uid, _ in computed)
-    learners: set[int] = set()
+    db = ctx.reader.database
+    # Checked again after the listing: another request may have started one meanwhile.
+    if not following or not cache.flights.may_start(key) or not db.reserve_spare():
+        return
 
     async def run() -> dict[tuple[int, Month], LearnerMonth]:
-        reader = ctx.reader.database.reader()
+        reader = db.reader()
         try:
             own = dataclasses.replace(ctx, reader=reader)
-            following = await list_users(own, UserFilter(), after=last, limit=limit)
-            learners.update(following)
-            if not following:
-                return {}
             result = await _compute(own, [(uid, month) for uid in following], wanted)
             await _store(own, cache, result, wanted)
             return result
         finally:
             await reader.close()
 
-    from definum_gql.cache import InFlight
-
-    # A context of its own: its statements are not the request's (its line and metrics).
-    task = asyncio.get_running_loop().create_task(
-        run(), name=f"read-ahead {month}", context=contextvars.Context()
+    cache.flights.start(
+        key,
+        frozenset(following),
+        run(),
+        label=f"read-ahead of {month}",
+        finally_=db.release_spare,
     )
-    # The learners are known once the task has listed them; until then it covers every id past
-    # the request's (a request waiting for it finds the ones it wants among the results).
-    flight = InFlight(_Following(last, learners), task)
-    cache.in_flight[key] = flight
-
-    def done(task: asyncio.Task[Any]) -> None:
-        if cache.in_flight.get(key) is flight:
-            del cache.in_flight[key]
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("read-ahead of %s failed: %s", month, type(task.exception()).__name__)
-
-    task.add_done_callback(done)
 
 
 async def _compute(

@@ -1,0 +1,258 @@
+"""Read-ahead (stats.activity): a closed month computed for 100 learners or more also computes
+the learners that follow them in id order into the month cache."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from definum_gql.moodle.queries import statements
+from definum_gql.moodle.site import Moodle
+from definum_gql.stats import activity
+from definum_gql.stats.activity import MonthlyActivity, monthly_activity
+from definum_gql.stats.months import Month
+from tests.builders import Site
+from tests.databases import MakeMoodle
+from tests.graphql_support import StatementCounter
+
+# NOW is 2026-11-25 (Paris): October is closed, November is the current month.
+OCTOBER, NOVEMBER = Month(2026, 10), Month(2026, 11)
+OCT_DAY = 1792836000  # 2026-10-24T12:00:00+02:00
+
+
+async def october_learners(site: Site, count: int) -> dict[int, int]:
+    """``count`` learners, each with a login and one more row ``gap`` seconds later in October;
+    their expected time spent (block_use_stats: the gap, then 900 s for the last row)."""
+    expected = {}
+    for k in range(count):
+        uid = await site.user()
+        gap = 60 + 7 * k  # under the 60-minute threshold, different for each learner
+        await site.login(uid, OCT_DAY + 10 * k)
+        await site.log(uid, OCT_DAY + 10 * k + gap)
+        expected[uid] = gap + 900
+    return expected
+
+
+def check(
+    found: dict[int, list[MonthlyActivity]], expected: dict[int, int], ids: Sequence[int]
+) -> None:
+    """Each learner's October: its time, one login, one active day (both rows within an hour)."""
+    assert {uid: months[0].time_spent for uid, months in found.items()} == {
+        uid: expected[uid] for uid in ids
+    }
+    assert all(months[0].logins == 1 and months[0].active_days == 1 for months in found.values())
+
+
+async def october(moodle: Moodle, ids: Sequence[int]) -> dict[int, list[MonthlyActivity]]:
+    async with moodle.request() as ctx:
+        return await monthly_activity(ctx, ids, [OCTOBER])
+
+
+@pytest.fixture
+def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[asyncio.Event]:
+    """Read-aheads wait for the gate to open before computing (requests never do)."""
+    opened = asyncio.Event()
+    real = activity._compute
+
+    async def compute(ctx: Any, pairs: Any, wanted: Any) -> Any:
+        task = asyncio.current_task()
+        if task is not None and task.get_name().startswith("read-ahead"):
+            await opened.wait()
+        return await real(ctx, pairs, wanted)
+
+    monkeypatch.setattr(activity, "_compute", compute)
+    yield opened
+    opened.set()
+
+
+async def test_a_page_of_a_closed_month_reads_the_following_learners_ahead(
+    site: Site, moodle_with: MakeMoodle
+) -> None:
+    expected = await october_learners(site, 130)
+    learners = sorted(expected)
+    moodle = moodle_with(month_cache_entries=1000, read_ahead_learners=20)
+    cache = moodle.cache
+    assert cache is not None
+    check(await october(moodle, learners[:100]), expected, learners[:100])
+    (flight,) = cache.flights.running.values()
+    assert flight.learners == set(learners[100:120])
+    await flight.task
+    assert cache.flights.running == {}
+    with StatementCounter(moodle) as counter:
+        check(await october(moodle, learners[100:]), expected, learners[100:])
+    # The 20 learners after the page came from the cache; the last 10 were past the read-ahead
+    # and read from the log, in one statement.
+    assert (cache.stats.hits, cache.stats.misses) == (20, 100 + 10)
+    assert len(counter.reading("mdl_logstore_standard_log")) == 1
+
+
+async def test_a_batch_of_learners_being_read_ahead_waits_for_them(
+    site: Site, moodle_with: MakeMoodle
+) -> None:
+    expected = await october_learners(site, 220)
+    learners = sorted(expected)
+    moodle = moodle_with(month_cache_entries=1000)
+    cache = moodle.cache
+    assert cache is not None
+    async with moodle.request() as ctx:
+        first = await monthly_activity(ctx, learners[:100], [OCTOBER])
+        # Nothing has awaited since the read-ahead was started: it has not run yet.
+        assert len(cache.flights.running) == 1
+        second = await monthly_activity(ctx, learners[100:], [OCTOBER])
+    check(first, expected, learners[:100])
+    check(second, expected, learners[100:])
+    assert cache.flights.running == {}
+    # The second call's 120 learners were misses in the cache when it asked, and it took them
+    # from the read-ahead: 100 + 120 results stored, not 120 more of its own.
+    assert (cache.stats.hits, cache.stats.misses) == (0, 220)
+    assert cache.stats.sets == 220
+
+
+async def test_a_few_learners_or_others_do_not_wait_for_a_read_ahead(
+    site: Site, moodle_with: MakeMoodle, gate: asyncio.Event
+) -> None:
+    expected = await october_learners(site, 330)
+    learners = sorted(expected)
+    moodle = moodle_with(month_cache_entries=1000, read_ahead_learners=120)
+    cache = moodle.cache
+    assert cache is not None
+    await october(moodle, learners[:100])
+    (flight,) = cache.flights.running.values()
+    # The read-ahead (learners 100-219) is held at its gate: these must answer without it.
+    few = learners[100:105]
+    check(await asyncio.wait_for(october(moodle, few), 30), expected, few)
+    beyond = learners[230:330]
+    check(await asyncio.wait_for(october(moodle, beyond), 30), expected, beyond)
+    # ... and no second read-ahead of October started meanwhile.
+    assert list(cache.flights.running.values()) == [flight]
+    gate.set()
+    await flight.task
+
+
+@pytest.mark.parametrize(
+    ("learners", "month", "settings"),
+    [
+        pytest.param(99, OCTOBER, {}, id="fewer-than-100-learners"),
+        pytest.param(100, NOVEMBER, {}, id="the-current-month"),
+        pytest.param(100, OCTOBER, {"read_ahead_learners": 0}, id="turned-off"),
+        pytest.param(100, OCTOBER, {"month_cache_entries": 100}, id="no-room-in-the-cache"),
+    ],
+)
+async def test_no_read_ahead(
+    site: Site, moodle_with: MakeMoodle, learners: int, month: Month, settings: dict[str, int]
+) -> None:
+    expected = await october_learners(site, learners + 5)
+    moodle = moodle_with(**{"month_cache_entries": 1000, **settings})
+    assert moodle.cache is not None
+    async with moodle.request() as ctx:
+        await monthly_activity(ctx, sorted(expected)[:learners], [month])
+        assert moodle.cache.flights.running == {}
+
+
+async def test_no_read_ahead_without_a_connection_to_spare(
+    site: Site, moodle_with: MakeMoodle
+) -> None:
+    expected = await october_learners(site, 105)
+    moodle = moodle_with(month_cache_entries=1000)
+    assert moodle.cache is not None
+    db = moodle.db
+    if not db.raw:
+        pytest.skip("SQLAlchemy's own pools (SQLite) keep no spare budget")
+    db.spares_in_use = db.spare_limit  # every spare taken, e.g. by other requests' parts
+    try:
+        check(await october(moodle, sorted(expected)[:100]), expected, sorted(expected)[:100])
+        assert moodle.cache.flights.running == {}
+    finally:
+        db.spares_in_use = 0
+
+
+async def test_a_failed_read_ahead_is_logged_its_learners_computed_and_not_retried_soon(
+    site: Site,
+    moodle_with: MakeMoodle,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    expected = await october_learners(site, 320)
+    learners = sorted(expected)
+    real = activity._compute
+
+    async def compute(ctx: Any, pairs: Any, wanted: Any) -> Any:
+        task = asyncio.current_task()
+        if task is not None and task.get_name().startswith("read-ahead"):
+            raise ConnectionResetError("the database went away")
+        return await real(ctx, pairs, wanted)
+
+    monkeypatch.setattr(activity, "_compute", compute)
+    moodle = moodle_with(month_cache_entries=1000, read_ahead_learners=100)
+    assert moodle.cache is not None
+    async with moodle.request() as ctx:
+        await monthly_activity(ctx, learners[:100], [OCTOBER])
+        second = await monthly_activity(ctx, learners[100:200], [OCTOBER])
+    check(second, expected, learners[100:200])
+    # The read-ahead stored nothing; the second call computed and stored its 100 learners.
+    assert moodle.cache.stats.sets == 200
+    assert "read-ahead of 2026-10 failed: ConnectionResetError" in caplog.text
+    # The next page starts no read-ahead of October for a while.
+    check(await october(moodle, learners[200:300]), expected, learners[200:300])
+    assert moodle.cache.flights.running == {}
+
+
+async def test_closing_the_cache_stops_a_read_ahead_and_who_waits_computes(
+    site: Site, moodle_with: MakeMoodle, gate: asyncio.Event, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = await october_learners(site, 200)
+    learners = sorted(expected)
+    moodle = moodle_with(month_cache_entries=1000)
+    cache = moodle.cache
+    assert cache is not None
+    await october(moodle, learners[:100])
+    (flight,) = cache.flights.running.values()
+    joining = asyncio.Event()
+    join = activity._join_read_ahead
+
+    def spied(*args: Any) -> Any:
+        joining.set()  # then it runs on, without awaiting, to wait for the read-ahead
+        return join(*args)
+
+    monkeypatch.setattr(activity, "_join_read_ahead", spied)
+    waiting = asyncio.create_task(october(moodle, learners[100:]))
+    await joining.wait()
+    await cache.close()
+    assert flight.task.cancelled()
+    assert cache.flights.running == {}
+    check(await asyncio.wait_for(waiting, 30), expected, learners[100:])
+
+
+async def test_where_a_batch_reads_the_whole_month_the_following_learners_share_its_statement(
+    site: Site, moodle_with: MakeMoodle
+) -> None:
+    """MariaDB whose log outgrows its buffer pool reads the month's range of the table for any
+    batch (forced here, the test log being small): the following learners are computed in the
+    page's own statement, before it answers, and nothing is left running."""
+    expected = await october_learners(site, 130)
+    learners = sorted(expected)
+    moodle = moodle_with(month_cache_entries=1000, read_ahead_learners=20)
+    cache = moodle.cache
+    assert cache is not None
+    with StatementCounter(moodle) as counter:
+        async with moodle.request() as plain:
+            ctx = dataclasses.replace(
+                plain,
+                statements=statements(
+                    "mdl_", (), ("mdl_logsstanlog_use_ix", "mdl_logsstanlog_useconconcr_ix")
+                ),
+            )
+            first = await monthly_activity(ctx, learners[:100], [OCTOBER])
+            assert cache.flights.running == {}
+    check(first, expected, learners[:100])
+    log_reads = counter.reading("mdl_logstore_standard_log")
+    # One read of the log for the page and the 20 learners after it (PostgreSQL sends a batch's
+    # window in two halves at once).
+    assert len(log_reads) == (2 if moodle.db.backend == "postgresql" else 1)
+    assert cache.stats.sets == 120
+    check(await october(moodle, learners[100:120]), expected, learners[100:120])
+    assert cache.stats.hits == 20
