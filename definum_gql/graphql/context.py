@@ -88,7 +88,28 @@ class _SharedLoader(DataLoader[K, T]):
     """A DataLoader whose futures many resolvers share: each resolver awaits a shield of its
     key's future. When a non-null field fails, graphql-core cancels the sibling resolvers; a
     resolver cancelled while awaiting the future itself would cancel it for every other
-    resolver of that key, and leave a batch awaiting it unanswered (the request never ends)."""
+    resolver of that key, and leave a batch awaiting it unanswered (the request never ends).
+    The future is cancelled once nobody awaits it any more, as before: Strawberry then skips
+    a batch nobody waits for, and nothing is left to fail unseen after the request."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._awaiting: dict[asyncio.Future[Any], int] = {}
 
     def load(self, key: K) -> Awaitable[T]:
-        return asyncio.shield(super().load(key))
+        future = super().load(key)
+        if not isinstance(future, asyncio.Future) or future.done():
+            return future
+        awaiting = self._awaiting
+        awaiting[future] = awaiting.get(future, 0) + 1
+        shield = asyncio.shield(future)
+
+        def ended(shield: asyncio.Future[Any]) -> None:
+            left = awaiting.pop(future) - 1
+            if left:
+                awaiting[future] = left
+            elif shield.cancelled() and not future.done():
+                future.cancel()
+
+        shield.add_done_callback(ended)
+        return shield
