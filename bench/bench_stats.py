@@ -87,6 +87,14 @@ def row(name: str, times: list[float], extra: str = "") -> str:
     )
 
 
+def client_of(moodle: Moodle) -> httpx.AsyncClient:
+    """An HTTP client of the app serving ``moodle``, in-process."""
+    transport = httpx.ASGITransport(
+        app=create_app(moodle.settings, moodle), client=("127.0.0.1", 1)
+    )
+    return httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600)
+
+
 async def bench(url: str, month: Month, runs: int, parts: set[str]) -> list[str]:
     moodle = Moodle.from_settings(settings(url), clock=lambda: float(NOW))
     statements: list[str] = []
@@ -105,11 +113,9 @@ async def bench(url: str, month: Month, runs: int, parts: set[str]) -> list[str]
     backend = moodle.db.backend
     lines = [f"### {backend}: {len(users):,} users", ""]
     rng = random.Random(11)
-    app = create_app(moodle.settings, moodle)
+    http = client_of(moodle)
     settle_gc()  # as a served process does
     quiet_request_lines()
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1))
-    http = httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600)
     headers = {"Authorization": f"Bearer {token}"}
 
     async def graphql(query: str, client: httpx.AsyncClient = http) -> dict[str, Any]:
@@ -206,10 +212,7 @@ async def bench(url: str, month: Month, runs: int, parts: set[str]) -> list[str]
                 Settings(database_url=url, current_month_cache_seconds=0),
                 clock=lambda: float(NOW),
             )
-            transport = httpx.ASGITransport(
-                app=create_app(served.settings, served), client=("127.0.0.1", 1)
-            )
-            client = httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600)
+            client = client_of(served)
             try:
                 return await paged(client)
             finally:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from definum_gql.cache import MonthCache
 from definum_gql.moodle.queries import statements
 from definum_gql.moodle.site import Moodle
 from definum_gql.stats import activity
@@ -52,6 +53,19 @@ async def october(moodle: Moodle, ids: Sequence[int]) -> dict[int, list[MonthlyA
         return await monthly_activity(ctx, ids, [OCTOBER])
 
 
+def cached(moodle_with: MakeMoodle, **settings: int) -> tuple[Moodle, MonthCache]:
+    """A Moodle view with an in-process month cache of 1,000 entries (``settings`` on top)."""
+    moodle = moodle_with(**{"month_cache_entries": 1000, **settings})
+    assert moodle.cache is not None
+    return moodle, moodle.cache
+
+
+def in_read_ahead() -> bool:
+    """Whether the running task is a read-ahead (cache.Flights names them so)."""
+    task = asyncio.current_task()
+    return task is not None and task.get_name().startswith("read-ahead")
+
+
 @pytest.fixture
 def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[asyncio.Event]:
     """Read-aheads wait for the gate to open before computing (requests never do)."""
@@ -59,8 +73,7 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[asyncio.Event]:
     real = activity._compute
 
     async def compute(ctx: Any, pairs: Any, wanted: Any) -> Any:
-        task = asyncio.current_task()
-        if task is not None and task.get_name().startswith("read-ahead"):
+        if in_read_ahead():
             await opened.wait()
         return await real(ctx, pairs, wanted)
 
@@ -74,9 +87,7 @@ async def test_a_page_of_a_closed_month_reads_the_following_learners_ahead(
 ) -> None:
     expected = await october_learners(site, 130)
     learners = sorted(expected)
-    moodle = moodle_with(month_cache_entries=1000, read_ahead_learners=20)
-    cache = moodle.cache
-    assert cache is not None
+    moodle, cache = cached(moodle_with, read_ahead_learners=20)
     check(await october(moodle, learners[:100]), expected, learners[:100])
     (flight,) = cache.flights.running.values()
     assert flight.learners == set(learners[100:120])
@@ -95,9 +106,7 @@ async def test_a_batch_of_learners_being_read_ahead_waits_for_them(
 ) -> None:
     expected = await october_learners(site, 220)
     learners = sorted(expected)
-    moodle = moodle_with(month_cache_entries=1000)
-    cache = moodle.cache
-    assert cache is not None
+    moodle, cache = cached(moodle_with)
     async with moodle.request() as ctx:
         first = await monthly_activity(ctx, learners[:100], [OCTOBER])
         # Nothing has awaited since the read-ahead was started: it has not run yet.
@@ -117,9 +126,7 @@ async def test_a_few_learners_or_others_do_not_wait_for_a_read_ahead(
 ) -> None:
     expected = await october_learners(site, 330)
     learners = sorted(expected)
-    moodle = moodle_with(month_cache_entries=1000, read_ahead_learners=120)
-    cache = moodle.cache
-    assert cache is not None
+    moodle, cache = cached(moodle_with, read_ahead_learners=120)
     await october(moodle, learners[:100])
     (flight,) = cache.flights.running.values()
     # The read-ahead (learners 100-219) is held at its gate: these must answer without it.
@@ -146,26 +153,24 @@ async def test_no_read_ahead(
     site: Site, moodle_with: MakeMoodle, learners: int, month: Month, settings: dict[str, int]
 ) -> None:
     expected = await october_learners(site, learners + 5)
-    moodle = moodle_with(**{"month_cache_entries": 1000, **settings})
-    assert moodle.cache is not None
+    moodle, cache = cached(moodle_with, **settings)
     async with moodle.request() as ctx:
         await monthly_activity(ctx, sorted(expected)[:learners], [month])
-        assert moodle.cache.flights.running == {}
+        assert cache.flights.running == {}
 
 
 async def test_no_read_ahead_without_a_connection_to_spare(
     site: Site, moodle_with: MakeMoodle
 ) -> None:
     expected = await october_learners(site, 105)
-    moodle = moodle_with(month_cache_entries=1000)
-    assert moodle.cache is not None
+    moodle, cache = cached(moodle_with)
     db = moodle.db
     if not db.raw:
         pytest.skip("SQLAlchemy's own pools (SQLite) keep no spare budget")
     db.spares_in_use = db.spare_limit  # every spare taken, e.g. by other requests' parts
     try:
         check(await october(moodle, sorted(expected)[:100]), expected, sorted(expected)[:100])
-        assert moodle.cache.flights.running == {}
+        assert cache.flights.running == {}
     finally:
         db.spares_in_use = 0
 
@@ -181,24 +186,22 @@ async def test_a_failed_read_ahead_is_logged_its_learners_computed_and_not_retri
     real = activity._compute
 
     async def compute(ctx: Any, pairs: Any, wanted: Any) -> Any:
-        task = asyncio.current_task()
-        if task is not None and task.get_name().startswith("read-ahead"):
+        if in_read_ahead():
             raise ConnectionResetError("the database went away")
         return await real(ctx, pairs, wanted)
 
     monkeypatch.setattr(activity, "_compute", compute)
-    moodle = moodle_with(month_cache_entries=1000, read_ahead_learners=100)
-    assert moodle.cache is not None
+    moodle, cache = cached(moodle_with, read_ahead_learners=100)
     async with moodle.request() as ctx:
         await monthly_activity(ctx, learners[:100], [OCTOBER])
         second = await monthly_activity(ctx, learners[100:200], [OCTOBER])
     check(second, expected, learners[100:200])
     # The read-ahead stored nothing; the second call computed and stored its 100 learners.
-    assert moodle.cache.stats.sets == 200
+    assert cache.stats.sets == 200
     assert "read-ahead of 2026-10 failed: ConnectionResetError" in caplog.text
     # The next page starts no read-ahead of October for a while.
     check(await october(moodle, learners[200:300]), expected, learners[200:300])
-    assert moodle.cache.flights.running == {}
+    assert cache.flights.running == {}
 
 
 async def test_closing_the_cache_stops_a_read_ahead_and_who_waits_computes(
@@ -206,9 +209,7 @@ async def test_closing_the_cache_stops_a_read_ahead_and_who_waits_computes(
 ) -> None:
     expected = await october_learners(site, 200)
     learners = sorted(expected)
-    moodle = moodle_with(month_cache_entries=1000)
-    cache = moodle.cache
-    assert cache is not None
+    moodle, cache = cached(moodle_with)
     await october(moodle, learners[:100])
     (flight,) = cache.flights.running.values()
     joining = asyncio.Event()
@@ -235,9 +236,7 @@ async def test_where_a_batch_reads_the_whole_month_the_following_learners_share_
     page's own statement, before it answers, and nothing is left running."""
     expected = await october_learners(site, 130)
     learners = sorted(expected)
-    moodle = moodle_with(month_cache_entries=1000, read_ahead_learners=20)
-    cache = moodle.cache
-    assert cache is not None
+    moodle, cache = cached(moodle_with, read_ahead_learners=20)
     with StatementCounter(moodle) as counter:
         async with moodle.request() as plain:
             ctx = dataclasses.replace(

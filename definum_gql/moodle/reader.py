@@ -362,20 +362,15 @@ class Database:
     def reader(self) -> Reader:
         return Reader(self)
 
-    def reserve_spare(self) -> bool:
-        """Count one connection against ``spare_limit`` for work beside the requests (give it
-        back with release_spare); False when none can be spared. SQLAlchemy's own pools
-        (SQLite) have no such budget: always True."""
-        if not self.raw:
-            return True
-        if self.spares_in_use >= self.spare_limit:
-            return False
-        self.spares_in_use += 1
-        return True
+    def take_spares(self, wanted: int) -> int:
+        """How many of ``wanted`` connections beside the requests' own the pool can spare now
+        (within ``spare_limit``; none through SQLAlchemy's pools), counted until given back."""
+        taken = max(0, min(wanted, self.spare_limit - self.spares_in_use))
+        self.spares_in_use += taken
+        return taken
 
-    def release_spare(self) -> None:
-        if self.raw:
-            self.spares_in_use -= 1
+    def give_back_spares(self, taken: int) -> None:
+        self.spares_in_use -= taken
 
     async def dispose(self) -> None:
         if self.pool is not None:
@@ -439,13 +434,12 @@ class Reader:
         the list may hold this reader alone; the others are closed when the block ends.
         """
         db = self.database
-        extra = max(0, min(wanted, db.spare_limit - db.spares_in_use))
-        db.spares_in_use += extra
+        extra = db.take_spares(wanted)
         others = [Reader(db) for _ in range(extra)]
         try:
             yield [self, *others]
         finally:
-            db.spares_in_use -= extra
+            db.give_back_spares(extra)
             for other in others:
                 self.statements += other.statements
                 await other.close()

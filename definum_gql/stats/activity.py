@@ -109,14 +109,15 @@ async def learner_months(
         missing = [pair for pair in missing if pair not in joined]
     if missing:
         ahead = _read_ahead_month(ctx, missing, wanted)
-        if ahead is not None and _one_pass(ctx):
+        one_pass = ahead is not None and _one_pass(ctx)
+        if ahead is not None and one_pass:
             computed = await _with_following(ctx, missing, ahead, wanted)
         else:
             computed = await _compute(ctx, missing, wanted)
         found.update((pair, computed[pair]) for pair in missing)
         if cache is not None:
             await _store(ctx, cache, computed, wanted)
-            if ahead is not None and not _one_pass(ctx):
+            if ahead is not None and not one_pass:
                 await _read_ahead(ctx, cache, missing, ahead, wanted)
     return found
 
@@ -261,9 +262,12 @@ async def _read_ahead(
     except (DatabaseReadError, DatabaseUnavailable):
         return  # only an optimisation; the request's next statement, if any, will tell
     key = _flight_key(ctx, month, wanted)
-    db = ctx.reader.database
     # Checked again after the listing: another request may have started one meanwhile.
-    if not following or not cache.flights.may_start(key) or not db.reserve_spare():
+    if not following or not cache.flights.may_start(key):
+        return
+    db = ctx.reader.database
+    spare = db.take_spares(1)
+    if db.raw and not spare:  # SQLAlchemy's own pools (SQLite) keep no spare budget
         return
 
     async def run() -> dict[tuple[int, Month], LearnerMonth]:
@@ -281,7 +285,7 @@ async def _read_ahead(
         frozenset(following),
         run(),
         label=f"read-ahead of {month}",
-        finally_=db.release_spare,
+        finally_=lambda: db.give_back_spares(spare),
     )
 
 
