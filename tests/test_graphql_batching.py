@@ -10,14 +10,14 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import insert, select
 
-from definum_gql.graphql import loaders
+from definum_gql.graphql import loaders, prefetch
 from definum_gql.graphql.context import Context
 from definum_gql.moodle.reader import DatabaseReadError
 from definum_gql.moodle.site import RequestContext
 from definum_gql.stats.timespent import WINDOW_LEARNERS, WINDOW_PARTS
 from tests.builders import NOW, Site
 from tests.databases import MakeMoodle
-from tests.graphql_support import StatementCounter, admin_token, post
+from tests.graphql_support import StatementCounter, admin_token, data, post
 
 LEARNERS = 520
 #: PAGE costs 174 per learner (its enrolments, badges and courses counted 10 each): 87,006 for 500,
@@ -258,3 +258,114 @@ async def test_a_batch_nobody_waits_for_any_more_is_not_run() -> None:
     # A key asked afresh still loads.
     assert await context.loader("other", batch).load(2) == 2
     assert asked == [[2]]
+
+
+PRIMED = """
+query Primed($month: String!, $algorithm: TimeSpentAlgorithm!) {
+  users(first: 10) {
+    edges { node { id ...Figures } }
+  }
+}
+fragment Figures on User {
+  definumStats(month: $month) { timeSpentInMonth loginsInMonth courses numBadges }
+  activity(month: "2026-10") { logins timeSpent activeDays }
+  dedication: timeSpent(month: $month, algorithm: $algorithm)
+  useStats: timeSpent(month: "2026-10")
+  activityHistory(from: "2026-09", to: "2026-10") { month logins timeSpent }
+  enrolments(activeOnly: false) { status }
+  courseSummary { courses }
+  badges { badge { name } }
+}
+"""
+ONE = "query One($id: String!, $month: String!, $algorithm: TimeSpentAlgorithm!) " + (
+    "{ user(by: ID, value: $id) { id ...Figures } }" + PRIMED[PRIMED.index("fragment") :]
+)
+
+
+async def test_a_page_answers_its_nodes_batch_fields_from_loads_made_before_walking_them(
+    site: Site, moodle_with: MakeMoodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page primes its nodes' loads (fragments, aliases and variables read), so their fields
+    answer without an awaitable each; a single user's fields await theirs. Same answers."""
+    october = 1792836000  # 2026-10-24T12:00:00+02:00
+    course = await site.course()
+    learners = [await site.user() for _ in range(3)]
+    for user in learners:
+        await site.enrol(user, course)
+        await site.login(user, october)
+        # 300 s, then a row 5,000 s on: over block_use_stats' hour, credited 900 s instead.
+        await site.log(user, october + 300)
+        await site.log(user, october + 5300)
+    token = await admin_token(site)
+    moodle = moodle_with()
+    waited: list[object] = []
+    later = prefetch._later
+
+    def counted(*args: Any) -> Any:
+        waited.append(args)
+        return later(*args)
+
+    monkeypatch.setattr(prefetch, "_later", counted)
+    variables = {"month": "2026-10", "algorithm": "DEDICATION"}
+    page = await data(moodle, PRIMED, variables, token=token)
+    assert waited == []
+    nodes = {int(e["node"]["id"]): e["node"] for e in page["users"]["edges"]}
+    for user in learners:
+        node = nodes[user]
+        # Login, +300, +5,000 (a gap: credited 900), then the last row credited 900.
+        assert node["useStats"] == 300 + 900 + 900 == node["definumStats"]["timeSpentInMonth"]
+        assert node["activity"] == {"logins": 1, "timeSpent": 2100, "activeDays": 1}
+        # block_dedication: sessions split at gaps over an hour: 300 s, then one row alone.
+        assert node["dedication"] == 300
+        assert node["activityHistory"][0] == {"month": "2026-09", "logins": 0, "timeSpent": 0}
+        assert node["courseSummary"] == {"courses": 1}
+        alone = await data(moodle, ONE, {"id": str(user), **variables}, token=token)
+        assert alone["user"] == node
+    assert len(waited) == 3 * 8  # the single users' eight batch fields each
+
+
+async def test_a_skipped_field_is_not_loaded_for_the_page(
+    site: Site, moodle_with: MakeMoodle
+) -> None:
+    await site.login(await site.user(), 1792836000)
+    token = await admin_token(site)
+    moodle = moodle_with()
+    bare = "{ users(first: 5) { edges { node { id } } } }"
+    skipped = (
+        "{ users(first: 5) { edges { node { id "
+        'activity(month: "2026-09") @skip(if: true) { timeSpent } '
+        "badges @include(if: false) { dateIssued } } } } }"
+    )
+    await data(moodle, bare, token=token)  # the site's configuration read
+    counts = []
+    for query in (bare, skipped):
+        with StatementCounter(moodle) as counter:
+            await data(moodle, query, token=token)
+        counts.append(len(counter.statements))
+    assert counts[0] == counts[1]
+
+
+async def test_a_month_a_page_field_refuses_is_refused_on_every_node(
+    site: Site, moodle_with: MakeMoodle
+) -> None:
+    """Priming leaves arguments to the fields: the first node's field refuses it, as without
+    priming (a non-null field: the page is null)."""
+    for _ in range(2):
+        await site.user()
+    token = await admin_token(site)
+    moodle = moodle_with()
+    query = '{ users(first: 10) { edges { node { id timeSpent(month: "2026-13") } } } }'
+    response = await post(moodle, query, token=token)
+    body = response.json()
+    assert response.status_code == 200
+    assert body == {
+        "data": {"users": None},
+        "errors": [
+            {
+                "message": "month '2026-13' is out of range",
+                "locations": [{"line": 1, "column": 40}],
+                "path": ["users", "edges", 0, "node", "timeSpent"],
+                "extensions": {"code": "INVALID_MONTH"},
+            }
+        ],
+    }

@@ -35,6 +35,7 @@ class Context:
     viewer: Viewer = field(default_factory=Viewer)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
+    _months: dict[str | None, Month] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:
@@ -62,8 +63,12 @@ class Context:
         return Month.containing(self.now, self.tz)
 
     def month(self, text: str | None) -> Month:
-        """A month argument (``YYYY-MM``), the current month when absent."""
-        return self.this_month if text is None else Month.parse(text)
+        """A month argument (``YYYY-MM``), the current month when absent (asked per node of a
+        page: parsed once)."""
+        found = self._months.get(text)
+        if found is None:
+            found = self._months[text] = self.this_month if text is None else Month.parse(text)
+        return found
 
     def loader(self, key: Hashable, batch: BatchFn[K, T]) -> DataLoader[K, T | None]:
         """The request's loader named ``key``: every key asked in one tick, one call of ``batch``.

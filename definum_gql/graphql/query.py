@@ -15,7 +15,15 @@ from definum_gql.graphql.access import VIEW_HIDDEN_COURSES, VIEW_USER_DETAILS, V
 from definum_gql.graphql.errors import ClientError, shortened
 from definum_gql.graphql.fields import described
 from definum_gql.graphql.loaders import courses_loader, users_loader
-from definum_gql.graphql.types import Course, Info, User, UserIdField, shown_course
+from definum_gql.graphql.prefetch import prime
+from definum_gql.graphql.types import (
+    USER_PRIMERS,
+    Course,
+    Info,
+    User,
+    UserIdField,
+    shown_course,
+)
 from definum_gql.observe import current
 from definum_gql.stats import listing
 from definum_gql.stats.courses import SITE_COURSE_ID
@@ -296,11 +304,12 @@ class Query:
         async with ctx.db() as stats:
             ids = await listing.list_users(stats, flt, after=start, limit=size + 1)
         ids, page_info = _page(ids, size, "user")
-        rows = await users_loader(ctx).load_many(ids)
+        found = [row for row in await users_loader(ctx).load_many(ids) if row is not None]
+        await prime(
+            ctx, info.selected_fields, ("edges", "node"), [r.id for r in found], USER_PRIMERS
+        )
         edges = [
-            UserEdge(cursor=encode_cursor("user", row.id), node=User(row=row))
-            for row in rows
-            if row is not None
+            UserEdge(cursor=encode_cursor("user", row.id), node=User(row=row)) for row in found
         ]
         return UserConnection(edges=edges, page_info=page_info, filter=flt)
 

@@ -1,14 +1,14 @@
-"""The GraphQL object types. Resolvers only ask DataLoaders, which call batch statistics."""
+"""The GraphQL object types. Resolvers only ask DataLoaders, which call batch statistics; a page
+primes the loads its nodes ask (graphql/prefetch.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, TypeAlias, TypeVar, cast
 
 import strawberry
 from strawberry.types.enum import has_enum_definition
@@ -26,6 +26,7 @@ from definum_gql.graphql.loaders import (
     enrolments_loader,
     months_loader,
 )
+from definum_gql.graphql.prefetch import Need, Primer, settle
 from definum_gql.stats import activity as stats_activity
 from definum_gql.stats import badges as stats_badges
 from definum_gql.stats import courses as stats_courses
@@ -38,6 +39,9 @@ from definum_gql.stats.timespent import Algorithm
 
 Info = strawberry.Info[Context, None]
 E = TypeVar("E", bound=Enum)
+R = TypeVar("R")
+#: What a resolver built on ``settle`` returns: the value, or an awaitable of it.
+Ready: TypeAlias = R | Awaitable[R]
 
 
 def when(timestamp: int | None, info: Info) -> datetime | None:
@@ -551,8 +555,8 @@ class User:
     def _require(self, info: Info, capability: str, field: str) -> None:
         info.context.viewer.require_own(self.row.id, capability, field)
 
-    @described("The user's course enrolments.")
-    async def enrolments(
+    @described("The user's course enrolments.", returns=list[Enrolment])
+    def enrolments(
         self,
         info: Info,
         active_only: Annotated[
@@ -562,52 +566,64 @@ class User:
                 "false lists suspended, future, ended and disabled ones too."
             ),
         ] = True,
-    ) -> list[Enrolment]:
-        only = active_only is not False
-        found = await enrolments_loader(info.context, only).load(self.row.id)
-        return [Enrolment(row=row) for row in found or []]
-
-    @described("Course and completion counts, including all-time completions.")
-    async def course_summary(self, info: Info) -> CourseSummary:
-        ctx = info.context
-        rows, done = await asyncio.gather(
-            enrolments_loader(ctx, True).load(self.row.id),
-            completions_loader(ctx).load(self.row.id),
+    ) -> Ready[list[Enrolment]]:
+        return settle(
+            _enrolment_needs(info.context, self.row.id, {"activeOnly": active_only}),
+            lambda found: [Enrolment(row=row) for row in found or []],
         )
-        return CourseSummary(row=stats_courses.counts_of(rows or [], done or 0))
 
-    @described("Issued badges, newest first (expired ones included).")
-    async def badges(self, info: Info) -> list[IssuedBadge]:
-        found = await badges_loader(info.context).load(self.row.id)
-        return [IssuedBadge(row=row) for row in found or []]
+    @described(
+        "Course and completion counts, including all-time completions.", returns=CourseSummary
+    )
+    def course_summary(self, info: Info) -> Ready[CourseSummary]:
+        return settle(
+            _summary_needs(info.context, self.row.id, {}),
+            lambda rows, done: CourseSummary(row=stats_courses.counts_of(rows or [], done or 0)),
+        )
 
-    @described("Activity in one calendar month.")
-    async def activity(
+    @described("Issued badges, newest first (expired ones included).", returns=list[IssuedBadge])
+    def badges(self, info: Info) -> Ready[list[IssuedBadge]]:
+        return settle(
+            _badge_needs(info.context, self.row.id, {}),
+            lambda found: [IssuedBadge(row=row) for row in found or []],
+        )
+
+    @described("Activity in one calendar month.", returns=MonthlyActivity)
+    def activity(
         self,
         info: Info,
         month: Annotated[
             str | None,
             strawberry.argument(description="`YYYY-MM`; the current month when omitted."),
         ] = None,
-    ) -> MonthlyActivity:
+    ) -> Ready[MonthlyActivity]:
         wanted = info.context.month(month)
-        return MonthlyActivity(row=await _activity(info, self.row.id, wanted))
+        return settle(
+            _month_needs(info.context, self.row.id, {"month": month}),
+            lambda found: MonthlyActivity(row=_monthly(found, wanted)),
+        )
 
-    @described("Activity month by month, oldest first (a chart series).")
-    async def activity_history(
+    @described(
+        "Activity month by month, oldest first (a chart series).", returns=list[MonthlyActivity]
+    )
+    def activity_history(
         self,
         info: Info,
         from_: Annotated[
             str, strawberry.argument(name="from", description="First month, `YYYY-MM`.")
         ],
         to: Annotated[str, strawberry.argument(description="Last month, `YYYY-MM`, included.")],
-    ) -> list[MonthlyActivity]:
-        months = history_months(info, from_, to)
-        found = await asyncio.gather(*(_activity(info, self.row.id, m) for m in months))
-        return [MonthlyActivity(row=row) for row in found]
+    ) -> Ready[list[MonthlyActivity]]:
+        months = history_months(info.context, from_, to)
+        return settle(
+            _history_needs(info.context, self.row.id, {"from": from_, "to": to}),
+            lambda *found: [
+                MonthlyActivity(row=_monthly(row, m)) for row, m in zip(found, months, strict=True)
+            ],
+        )
 
-    @described("Seconds on the site in a month.")
-    async def time_spent(
+    @described("Seconds on the site in a month.", returns=int)
+    def time_spent(
         self,
         info: Info,
         month: Annotated[
@@ -617,13 +633,18 @@ class User:
         algorithm: Annotated[
             TimeSpentAlgorithm, strawberry.argument(description="How time is worked out.")
         ] = TimeSpentAlgorithm.USE_STATS,
-    ) -> int:
+    ) -> Ready[int]:
         wanted = info.context.month(month)
         chosen = Algorithm(cast(str, algorithm.value))
-        return (await _activity(info, self.row.id, wanted, chosen)).time_spent
+        return settle(
+            _month_needs(info.context, self.row.id, {"month": month, "algorithm": algorithm}),
+            lambda found: _monthly(found, wanted, chosen).time_spent,
+        )
 
-    @described("The legacy `definum_get_stats` document, with camelCase names.")
-    async def definum_stats(
+    @described(
+        "The legacy `definum_get_stats` document, with camelCase names.", returns=DefinumStats
+    )
+    def definum_stats(
         self,
         info: Info,
         month: Annotated[
@@ -632,39 +653,92 @@ class User:
                 description="`YYYY-MM` for the month figures; the current month when omitted."
             ),
         ] = None,
-    ) -> DefinumStats:
+    ) -> Ready[DefinumStats]:
         ctx = info.context
-        wanted = ctx.month(month)
-        uid = self.row.id
-        # Asked together, so that each piece joins the request's other loads of its kind.
-        enrolments, badges, learned = await asyncio.gather(
-            enrolments_loader(ctx, True).load(uid),
-            badges_loader(ctx).load(uid),
-            months_loader(ctx).load((uid, wanted, Algorithm.USE_STATS)),
-        )
-        document = stats_document.build_document(
-            ctx.stats,
-            self.row,
-            enrolments or [],
-            badges or [],
-            learned or stats_activity.LearnerMonth(),
-        )
-        return DefinumStats.of(document)
+        row = self.row
+
+        def build(
+            enrolments: list[stats_courses.EnrolmentRow] | None,
+            badges: list[stats_badges.IssuedBadge] | None,
+            learned: stats_activity.LearnerMonth | None,
+        ) -> DefinumStats:
+            document = stats_document.build_document(
+                ctx.stats,
+                row,
+                enrolments or [],
+                badges or [],
+                learned or stats_activity.LearnerMonth(),
+            )
+            return DefinumStats.of(document)
+
+        return settle(_document_needs(ctx, row.id, {"month": month}), build)
 
 
-async def _activity(
-    info: Info, user_id: int, month: Month, algorithm: Algorithm = Algorithm.USE_STATS
+def _monthly(
+    found: stats_activity.LearnerMonth | None,
+    month: Month,
+    algorithm: Algorithm = Algorithm.USE_STATS,
 ) -> stats_activity.MonthlyActivity:
-    found = await months_loader(info.context).load((user_id, month, algorithm))
     return (found or stats_activity.LearnerMonth()).activity(month, algorithm)
 
 
-def history_months(info: Info, first: str, last: str) -> list[Month]:
+# What each batch field of User loads, from its GraphQL arguments: the resolvers settle on these
+# keys, and a page of users primes them for all its nodes at once (graphql/prefetch.py).
+
+
+def _enrolment_needs(ctx: Context, uid: int, args: Mapping[str, Any]) -> list[Need]:
+    return [(enrolments_loader(ctx, args.get("activeOnly", True) is not False), uid)]
+
+
+def _summary_needs(ctx: Context, uid: int, args: Mapping[str, Any]) -> list[Need]:
+    return [(enrolments_loader(ctx, True), uid), (completions_loader(ctx), uid)]
+
+
+def _badge_needs(ctx: Context, uid: int, args: Mapping[str, Any]) -> list[Need]:
+    return [(badges_loader(ctx), uid)]
+
+
+def _month_needs(ctx: Context, uid: int, args: Mapping[str, Any]) -> list[Need]:
+    algorithm = args.get("algorithm", TimeSpentAlgorithm.USE_STATS)
+    if not isinstance(algorithm, TimeSpentAlgorithm):  # a literal names the value
+        algorithm = TimeSpentAlgorithm[algorithm]
+    chosen = Algorithm(cast(str, algorithm.value))
+    return [(months_loader(ctx), (uid, ctx.month(args.get("month")), chosen))]
+
+
+def _history_needs(ctx: Context, uid: int, args: Mapping[str, Any]) -> list[Need]:
+    loader = months_loader(ctx)
+    months = history_months(ctx, args["from"], args["to"])
+    return [(loader, (uid, m, Algorithm.USE_STATS)) for m in months]
+
+
+def _document_needs(ctx: Context, uid: int, args: Mapping[str, Any]) -> list[Need]:
+    wanted = ctx.month(args.get("month"))
+    return [
+        (enrolments_loader(ctx, True), uid),
+        (badges_loader(ctx), uid),
+        (months_loader(ctx), (uid, wanted, Algorithm.USE_STATS)),
+    ]
+
+
+#: A page of users primes these fields of its nodes (GraphQL names).
+USER_PRIMERS: Mapping[str, Primer] = {
+    "enrolments": _enrolment_needs,
+    "courseSummary": _summary_needs,
+    "badges": _badge_needs,
+    "activity": _month_needs,
+    "activityHistory": _history_needs,
+    "timeSpent": _month_needs,
+    "definumStats": _document_needs,
+}
+
+
+def history_months(ctx: Context, first: str, last: str) -> list[Month]:
     start, end = Month.parse(first), Month.parse(last)
     if end < start:
         raise ClientError(f"'from' ({start}) is after 'to' ({end})", code="INVALID_MONTH")
     count = start.count_until(end)
-    limit = info.context.settings.max_history_months
+    limit = ctx.settings.max_history_months
     if count > limit:
         raise ClientError(
             f"activityHistory covers {count} months; at most {limit} are allowed",
