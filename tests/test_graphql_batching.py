@@ -322,6 +322,17 @@ async def test_a_page_answers_its_nodes_batch_fields_from_loads_made_before_walk
         alone = await data(moodle, ONE, {"id": str(user), **variables}, token=token)
         assert alone["user"] == node
     assert len(waited) == 3 * 8  # the single users' eight batch fields each
+    # A nullable variable left out: the argument's default, primed as the field reads it.
+    waited.clear()
+    unset = (
+        "query Unset($algorithm: TimeSpentAlgorithm) { users(first: 10) { edges { node { id "
+        'timeSpent(month: "2026-10", algorithm: $algorithm) } } } }'
+    )
+    spent = await data(moodle, unset, {}, token=token)
+    assert waited == []
+    assert {int(e["node"]["id"]): e["node"]["timeSpent"] for e in spent["users"]["edges"]} == {
+        uid: node["useStats"] for uid, node in nodes.items()
+    }
 
 
 async def test_a_skipped_field_is_not_loaded_for_the_page(
@@ -369,3 +380,64 @@ async def test_a_month_a_page_field_refuses_is_refused_on_every_node(
             }
         ],
     }
+
+
+async def test_a_refused_argument_leaves_no_load_running_after_the_answer(
+    site: Site, moodle_with: MakeMoodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A field that refuses its argument fails as an async resolver does: graphql-core then
+    cancels its siblings' loads before answering, instead of leaving them to run (on a reader
+    the ended request has closed)."""
+    user = await site.user()
+    token = await admin_token(site)
+    moodle = moodle_with()
+    outcomes: list[str] = []
+    later = prefetch._later
+
+    async def traced(*args: Any) -> Any:
+        outcomes.append("started")
+        try:
+            return await later(*args)
+        finally:
+            outcomes.append("ended")
+
+    monkeypatch.setattr(prefetch, "_later", traced)
+    # The badges' statement waits until the answer is in hand.
+    answered = asyncio.Event()
+    badges = loaders.load_badges
+
+    async def held(ctx: Any, ids: list[int]) -> Any:
+        await answered.wait()
+        return await badges(ctx, ids)
+
+    monkeypatch.setattr(loaders, "load_badges", held)
+    query = (
+        f'{{ user(by: ID, value: "{user}") '
+        '{ badges { dateIssued } timeSpent(month: "2026-13") } }'
+    )
+    body = (await post(moodle, query, token=token)).json()
+    at_answer = list(outcomes)
+    answered.set()
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_MONTH"]
+    assert at_answer == ["started", "ended"]
+
+
+async def test_refusals_on_a_page_are_reported_for_every_node_as_before(
+    site: Site, moodle_with: MakeMoodle
+) -> None:
+    """A token without moodle/site:viewuseridentity: each other user's email is refused, and the
+    month the first node refuses nulls the page (INVALID_MONTH after the FORBIDDEN ones)."""
+    await site.allow(7)
+    owner = await site.user(username="reader0")
+    others = [await site.user() for _ in range(3)]
+    token = await site.token(owner, await site.service())
+    moodle = moodle_with()
+    query = '{ users(first: 10) { edges { node { id email timeSpent(month: "2026-13") } } } }'
+    body = (await post(moodle, query, token=token)).json()
+    assert body["data"] == {"users": None}
+    listed = sorted([2, owner, *others])  # the admin and the site's users, in id order
+    forbidden = [n for n, uid in enumerate(listed) if uid != owner]
+    got = [(e["path"][2], e["path"][4], e["extensions"]["code"]) for e in body["errors"]]
+    assert got == [(n, "email", "FORBIDDEN") for n in forbidden] + [
+        (0, "timeSpent", "INVALID_MONTH")
+    ]

@@ -483,8 +483,8 @@ class Hostile:
     params: dict[str, str] | None = None
 
 
-def _fragment_bomb(levels: int, spreads: int) -> str:
-    parts = ['query { user(value: "2") { ...F0 } }']
+def _fragment_bomb(levels: int, spreads: int, root: str = 'user(value: "2") { ...F0 }') -> str:
+    parts = [f"query {{ {root} }}"]
     for n in range(levels):
         inner = " ".join([f"...F{n + 1}"] * spreads) if n < levels - 1 else "id"
         parts.append(f"fragment F{n} on User {{ {inner} }}")
@@ -535,6 +535,11 @@ def hostile_requests() -> list[Hostile]:
         ),
         Hostile("fragment-bomb", {"query": _fragment_bomb(8, 100)}),
         Hostile("fragment-bomb-wide", {"query": _fragment_bomb(4, 300)}),
+        # A page reads what its nodes ask before they are walked (graphql/prefetch.py).
+        Hostile(
+            "fragment-bomb-in-a-page",
+            {"query": _fragment_bomb(8, 100, "users(first: 5) { edges { node { ...F0 } } }")},
+        ),
         Hostile(
             "fragment-chain",
             {
@@ -666,6 +671,7 @@ EXPECTED: dict[str, tuple[int, str | None]] = {
     "fragment-self-cycle": (400, "GRAPHQL_VALIDATION_FAILED"),
     "fragment-bomb": (200, None),
     "fragment-bomb-wide": (200, None),
+    "fragment-bomb-in-a-page": (200, None),
     "fragment-chain": (400, "GRAPHQL_VALIDATION_FAILED"),  # graphql-core: "Validation aborted."
     "huge-first": (200, "PAGE_TOO_LARGE"),
     "huge-first-literal": (400, "GRAPHQL_VALIDATION_FAILED"),

@@ -305,9 +305,9 @@ class Query:
             ids = await listing.list_users(stats, flt, after=start, limit=size + 1)
         ids, page_info = _page(ids, size, "user")
         found = [row for row in await users_loader(ctx).load_many(ids) if row is not None]
-        await prime(
-            ctx, info.selected_fields, ("edges", "node"), [r.id for r in found], USER_PRIMERS
-        )
+        # Strawberry's Info wraps graphql-core's, whose document prime() walks as it executes.
+        page = [row.id for row in found]
+        await prime(ctx, info._raw_info, ("edges", "node"), page, USER_PRIMERS)
         edges = [
             UserEdge(cursor=encode_cursor("user", row.id), node=User(row=row)) for row in found
         ]

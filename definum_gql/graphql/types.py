@@ -567,8 +567,9 @@ class User:
             ),
         ] = True,
     ) -> Ready[list[Enrolment]]:
+        ctx, uid = info.context, self.row.id
         return settle(
-            _enrolment_needs(info.context, self.row.id, {"activeOnly": active_only}),
+            lambda: _enrolment_needs(ctx, uid, {"activeOnly": active_only}),
             lambda found: [Enrolment(row=row) for row in found or []],
         )
 
@@ -576,15 +577,17 @@ class User:
         "Course and completion counts, including all-time completions.", returns=CourseSummary
     )
     def course_summary(self, info: Info) -> Ready[CourseSummary]:
+        ctx, uid = info.context, self.row.id
         return settle(
-            _summary_needs(info.context, self.row.id, {}),
+            lambda: _summary_needs(ctx, uid, {}),
             lambda rows, done: CourseSummary(row=stats_courses.counts_of(rows or [], done or 0)),
         )
 
     @described("Issued badges, newest first (expired ones included).", returns=list[IssuedBadge])
     def badges(self, info: Info) -> Ready[list[IssuedBadge]]:
+        ctx, uid = info.context, self.row.id
         return settle(
-            _badge_needs(info.context, self.row.id, {}),
+            lambda: _badge_needs(ctx, uid, {}),
             lambda found: [IssuedBadge(row=row) for row in found or []],
         )
 
@@ -597,10 +600,10 @@ class User:
             strawberry.argument(description="`YYYY-MM`; the current month when omitted."),
         ] = None,
     ) -> Ready[MonthlyActivity]:
-        wanted = info.context.month(month)
+        ctx, uid = info.context, self.row.id
         return settle(
-            _month_needs(info.context, self.row.id, {"month": month}),
-            lambda found: MonthlyActivity(row=_monthly(found, wanted)),
+            lambda: _month_needs(ctx, uid, {"month": month}),
+            lambda found: MonthlyActivity(row=_monthly(found, ctx.month(month))),
         )
 
     @described(
@@ -614,13 +617,13 @@ class User:
         ],
         to: Annotated[str, strawberry.argument(description="Last month, `YYYY-MM`, included.")],
     ) -> Ready[list[MonthlyActivity]]:
-        months = history_months(info.context, from_, to)
-        return settle(
-            _history_needs(info.context, self.row.id, {"from": from_, "to": to}),
-            lambda *found: [
-                MonthlyActivity(row=_monthly(row, m)) for row, m in zip(found, months, strict=True)
-            ],
-        )
+        ctx, uid = info.context, self.row.id
+
+        def build(*found: stats_activity.LearnerMonth | None) -> list[MonthlyActivity]:
+            months = history_months(ctx, from_, to)
+            return [MonthlyActivity(row=_monthly(r, m)) for r, m in zip(found, months, strict=True)]
+
+        return settle(lambda: _history_needs(ctx, uid, {"from": from_, "to": to}), build)
 
     @described("Seconds on the site in a month.", returns=int)
     def time_spent(
@@ -634,11 +637,11 @@ class User:
             TimeSpentAlgorithm, strawberry.argument(description="How time is worked out.")
         ] = TimeSpentAlgorithm.USE_STATS,
     ) -> Ready[int]:
-        wanted = info.context.month(month)
+        ctx, uid = info.context, self.row.id
         chosen = Algorithm(cast(str, algorithm.value))
         return settle(
-            _month_needs(info.context, self.row.id, {"month": month, "algorithm": algorithm}),
-            lambda found: _monthly(found, wanted, chosen).time_spent,
+            lambda: _month_needs(ctx, uid, {"month": month, "algorithm": algorithm}),
+            lambda found: _monthly(found, ctx.month(month), chosen).time_spent,
         )
 
     @described(
@@ -671,7 +674,7 @@ class User:
             )
             return DefinumStats.of(document)
 
-        return settle(_document_needs(ctx, row.id, {"month": month}), build)
+        return settle(lambda: _document_needs(ctx, row.id, {"month": month}), build)
 
 
 def _monthly(
@@ -700,9 +703,10 @@ def _badge_needs(ctx: Context, uid: int, args: Mapping[str, Any]) -> list[Need]:
 
 def _month_needs(ctx: Context, uid: int, args: Mapping[str, Any]) -> list[Need]:
     algorithm = args.get("algorithm", TimeSpentAlgorithm.USE_STATS)
-    if not isinstance(algorithm, TimeSpentAlgorithm):  # a literal names the value
-        algorithm = TimeSpentAlgorithm[algorithm]
-    chosen = Algorithm(cast(str, algorithm.value))
+    # The resolver's member, or graphql-core's coerced value (the member's value).
+    chosen = Algorithm(
+        cast(str, algorithm.value) if isinstance(algorithm, TimeSpentAlgorithm) else algorithm
+    )
     return [(months_loader(ctx), (uid, ctx.month(args.get("month")), chosen))]
 
 
