@@ -14,6 +14,7 @@ from definum_gql.graphql import loaders, prefetch
 from definum_gql.graphql.context import Context
 from definum_gql.moodle.reader import DatabaseReadError
 from definum_gql.moodle.site import RequestContext
+from definum_gql.stats.badges import load_badges
 from definum_gql.stats.timespent import WINDOW_LEARNERS, WINDOW_PARTS
 from tests.builders import NOW, Site
 from tests.databases import MakeMoodle
@@ -404,7 +405,7 @@ async def test_a_refused_argument_leaves_no_load_running_after_the_answer(
     monkeypatch.setattr(prefetch, "_later", traced)
     # The badges' statement waits until the answer is in hand.
     answered = asyncio.Event()
-    badges = loaders.load_badges
+    badges = load_badges
 
     async def held(ctx: Any, ids: list[int]) -> Any:
         await answered.wait()
