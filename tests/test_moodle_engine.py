@@ -362,19 +362,28 @@ async def test_a_failed_part_is_raised_once_every_part_has_ended(
     for user in users:
         await site.log(user, 1795129200 + 9 * 3600)
     own_started, spare_failed, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    send = Reader.execute
+    # A part is sent by rows() (PostgreSQL: its compiled shape) or execute() (MariaDB).
+    send, send_rows = Reader.execute, Reader.rows
 
-    async def execute(reader: Reader, statement: Any) -> list[Any]:
+    async def gate(reader: Reader) -> None:
         if reader is not own:
             spare_failed.set()
             raise DatabaseReadError("the spare part failed")
         own_started.set()
         await release.wait()
+
+    async def execute(reader: Reader, statement: Any) -> list[Any]:
+        await gate(reader)
         return await send(reader, statement)
+
+    async def rows(reader: Reader, prepared: Any, ids: Any = None, **params: Any) -> list[Any]:
+        await gate(reader)
+        return await send_rows(reader, prepared, ids, **params)
 
     async with moodle.request() as ctx:
         own = ctx.reader
         monkeypatch.setattr(Reader, "execute", execute)
+        monkeypatch.setattr(Reader, "rows", rows)
         task = asyncio.create_task(window_trails(ctx, users, [november], parts=2))
         await own_started.wait()
         await spare_failed.wait()
@@ -384,5 +393,6 @@ async def test_a_failed_part_is_raised_once_every_part_has_ended(
             await task
         assert own._in_flight == 0
         monkeypatch.setattr(Reader, "execute", send)
+        monkeypatch.setattr(Reader, "rows", send_rows)
         answer = await window_trails(ctx, users, [november], parts=1)
     assert set(answer) == set(users)

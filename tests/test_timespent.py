@@ -583,3 +583,41 @@ async def test_parts_take_only_spare_connections_and_answer_alike_without(
         finally:
             db.spare_limit = limit
     assert alongside == in_turn == {u: [expected] for u in users}
+
+
+def test_a_window_statement_of_one_shape_differs_only_in_its_named_parameters() -> None:
+    """PostgreSQL compiles the window statement once per shape and sends each call's values by
+    name: two calls of one shape (other learners, month, now and block_use_stats settings) must
+    compile to the same SQL, every other parameter being the same constant."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from definum_gql.moodle.tables import moodle_tables
+
+    tables = moodle_tables("mdl_")
+    dialect = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1/none").dialect
+    # Paris changes its offset once in each: summer time begins on 29 March, ends on 25 October.
+    march, october = Month(2026, 3).bounds(PARIS), Month(2026, 10).bounds(PARIS)
+    calls = [
+        ([3, 4, 5], march, NOW, UseStatsParams(3600, 900, True)),
+        ([7, 9], october, NOW + 86400, UseStatsParams(600, 3600, True)),
+    ]
+    compiled, named = [], []
+    for ids, span, now, params in calls:
+        args = timespent._WindowArgs.of(timespent._plan([span], now), params, PARIS, now, ids)
+        assert args.shape == (1, 1, True, False)
+        statement = timespent._window_statement(tables, args, as_array=True)
+        compiled.append(statement.compile(dialect=dialect))
+        named.append(args.values())
+    first, second = compiled
+    assert first.string == second.string
+    assert named[0].keys() == named[1].keys()
+    varying = {k for k in named[0] if named[0][k] != named[1][k]}
+    assert {"learners", "now", "threshold", "credit", "low", "high", "s0", "e0", "at1"} <= varying
+    assert named[0]["off0"] != named[1]["off0"]
+    sent = [c.construct_params() for c in compiled]
+    assert sent[0].keys() == sent[1].keys()
+    constants = sent[0].keys() - named[0].keys()
+    assert constants
+    assert {k: sent[0][k] for k in constants} == {k: sent[1][k] for k in constants}
+    assert {k: sent[0][k] for k in named[0]} == named[0]
+    assert {k: sent[1][k] for k in named[1]} == named[1]

@@ -7,7 +7,7 @@ learner lookups, user/enrolment/badge rows and each learner's log rows for a spa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -138,6 +138,7 @@ class Statements:
         #: BATCH_LEARNERS or more, must not use (userid_only_indexes, lookup_indexes).
         self.ignored_log_indexes = ignored_log_indexes
         self.batch_ignored_log_indexes = batch_ignored_log_indexes
+        self._shaped: dict[tuple[str, Hashable], Prepared] = {}
         t = tables
         u = t.user
         self.token = Prepared("token", lambda n: self._token())
@@ -185,6 +186,20 @@ class Statements:
                 cp.c.plugin == bindparam("plugin")
             ),
         )
+
+    def shaped(self, name: str, shape: Hashable, build: Callable[[], Select[Any]]) -> Prepared:
+        """A statement built for each call's values, compiled once per ``shape``.
+
+        ``build()`` must make every value that changes between calls a named parameter (each
+        call sends them all); what it leaves inline is compiled into the shape's statement.
+        """
+        key = (name, shape)
+        found = self._shaped.get(key)
+        if found is None:
+            statement = build()
+            found = Prepared(f"{name}_{len(self._shaped)}", lambda n: statement, custom_plan=True)
+            self._shaped[key] = found
+        return found
 
     @property
     def batch_reads_month(self) -> bool:

@@ -39,10 +39,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     ColumnElement,
     Select,
     Subquery,
     and_,
+    any_,
+    bindparam,
     case,
     func,
     literal,
@@ -50,9 +53,10 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from definum_gql.moodle.queries import BATCH_LEARNERS, LOGOUT_ACTIONS, counted_row, login_row
-from definum_gql.moodle.reader import CHUNK
+from definum_gql.moodle.reader import CHUNK, Reader, Row
 from definum_gql.moodle.site import RequestContext, UseStatsParams, use_stats_params
 from definum_gql.moodle.tables import MoodleTables
 
@@ -104,34 +108,107 @@ def _plan(ranges: Sequence[tuple[int, int]], now: int) -> _Plan:
     return _Plan(tuple(kept))
 
 
-def _ranges_table(plan: _Plan, name: str = "ranges") -> Subquery:
-    parts = [
-        select(
-            literal(index, BigInteger).label("k"),
-            literal(start, BigInteger).label("s"),
-            literal(end, BigInteger).label("e"),
+@dataclass(frozen=True)
+class _WindowArgs:
+    """What a window statement reads, as values that change from call to call, and its shape.
+
+    The statement is built and compiled once per shape (the numbers of ranges and of UTC offset
+    changes, the enrolment filter, ids listed or only bounded), with these values as named
+    parameters (:func:`_window_statement`): a call then costs only its values (building and
+    compiling it took 6-11 ms of CPU a part, BENCHMARKS.md).
+    """
+
+    ranges: tuple[tuple[int, int, int], ...]
+    now: int
+    threshold: int
+    credit: int
+    #: The timezone's UTC offset at the span's start, then each change: (instant, new offset).
+    offset: int
+    changes: tuple[tuple[int, int], ...]
+    enrolmentfilter: bool
+    #: The learners; for a list longer than CHUNK, only its first and last (others dropped later).
+    ids: tuple[int, ...]
+    bounded: bool
+
+    @classmethod
+    def of(
+        cls, plan: _Plan, params: UseStatsParams, tz: ZoneInfo, now: int, ids: Sequence[int]
+    ) -> _WindowArgs:
+        bounded = len(ids) > CHUNK
+        return cls(
+            ranges=plan.ranges,
+            now=now,
+            threshold=params.threshold,
+            credit=params.lastpingcredit,
+            offset=_utcoffset(tz, plan.low),
+            changes=tuple(_transitions(tz, plan.low, plan.high)),
+            enrolmentfilter=params.enrolmentfilter,
+            ids=(min(ids), max(ids)) if bounded else tuple(ids),
+            bounded=bounded,
         )
-        for index, start, end in plan.ranges
+
+    @property
+    def shape(self) -> tuple[int, int, bool, bool]:
+        return (len(self.ranges), len(self.changes), self.enrolmentfilter, self.bounded)
+
+    def values(self) -> dict[str, Any]:
+        """The named parameters, by name."""
+        found: dict[str, Any] = {
+            "now": self.now,
+            "threshold": self.threshold,
+            "credit": self.credit,
+            "low": min(start for _, start, _ in self.ranges),
+            "high": max(end for _, _, end in self.ranges),
+            "off0": self.offset,
+        }
+        for i, (k, start, end) in enumerate(self.ranges):
+            found.update({f"k{i}": k, f"s{i}": start, f"e{i}": end})
+        for i, (at, offset) in enumerate(self.changes, 1):
+            found.update({f"at{i}": at, f"off{i}": offset})
+        if self.bounded:
+            found["first"], found["last"] = self.ids
+        else:
+            found["learners"] = list(self.ids)
+        return found
+
+
+class _Binds:
+    """The named parameters of one statement: one object per name, holding this call's value."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = values
+        self._made: dict[str, BindParameter[Any]] = {}
+
+    def __call__(self, name: str) -> BindParameter[Any]:
+        found = self._made.get(name)
+        if found is None:
+            found = self._made[name] = bindparam(name, self._values[name], type_=BigInteger)
+        return found
+
+
+def _ranges_table(args: _WindowArgs, v: _Binds, name: str) -> Subquery:
+    parts = [
+        select(v(f"k{i}").label("k"), v(f"s{i}").label("s"), v(f"e{i}").label("e"))
+        for i in range(len(args.ranges))
     ]
     query = parts[0] if len(parts) == 1 else union_all(*parts)
     return query.subquery(name)
 
 
-def _among(column: ColumnElement[Any], ids: Sequence[int]) -> ColumnElement[bool]:
-    """``column IN (ids)``, or for a long list the bounds of the ids (the caller drops others)."""
-    if len(ids) > CHUNK:
-        return and_(column >= min(ids), column <= max(ids))
-    return column.in_(list(ids))
+def _among(
+    column: ColumnElement[Any], args: _WindowArgs, v: _Binds, as_array: bool
+) -> ColumnElement[bool]:
+    """The learners: their bounds for a long list (the caller drops others); else an array
+    parameter (PostgreSQL: one parameter whatever the number), or an IN list of values."""
+    if args.bounded:
+        return and_(column >= v("first"), column <= v("last"))
+    if as_array:
+        ids = bindparam("learners", list(args.ids), type_=ARRAY(BigInteger))
+        return column == any_(ids)
+    return column.in_(list(args.ids))
 
 
-def _window_statement(
-    tables: MoodleTables,
-    ids: Sequence[int],
-    plan: _Plan,
-    params: UseStatsParams,
-    tz: ZoneInfo,
-    now: int,
-) -> Select[Any]:
+def _window_statement(tables: MoodleTables, args: _WindowArgs, as_array: bool) -> Select[Any]:
     """Per (user, range, course): use_stats seconds, local days, logins.
 
     The trail is the user's counted rows in the range (login rows that are not counted sit in
@@ -141,19 +218,24 @@ def _window_statement(
     enrolment filter drops the rows before the latest enrolment start: a prefix of the trail, so
     the laps and days of the rows kept are the same computed over the whole trail, and the
     filter applies after the window (joining the starts before it cost PostgreSQL a sort).
+
+    Every value that changes between calls is a named parameter of ``args`` (the constants stay
+    inline), so that one compiled statement serves every call of its shape.
     """
+    v = _Binds(args.values())
     log = tables.logstore_standard_log
-    r = _ranges_table(plan)
+    r = _ranges_table(args, v, "ranges")
     counted = counted_row(log)
     used = case((counted, 1), else_=0)
     order = (log.c.timecreated, log.c.id)
+    logout = or_(*(log.c.action == action for action in LOGOUT_ACTIONS))
     laps = (
         select(
             log.c.userid.label("userid"),
             r.c.k.label("k"),
             log.c.timecreated.label("t"),
             func.coalesce(log.c.courseid, 0).label("course"),
-            case((log.c.action.in_(LOGOUT_ACTIONS), 1), else_=0).label("logout"),
+            case((logout, 1), else_=0).label("logout"),
             used.label("used"),
             case((login_row(log), 1), else_=0).label("login"),
             func.lead(log.c.timecreated)
@@ -162,21 +244,21 @@ def _window_statement(
         )
         .select_from(log.join(r, and_(log.c.timecreated >= r.c.s, log.c.timecreated < r.c.e)))
         .where(
-            _among(log.c.userid, ids),
-            log.c.timecreated >= plan.low,
-            log.c.timecreated < plan.high,
+            _among(log.c.userid, args, v, as_array),
+            log.c.timecreated >= v("low"),
+            log.c.timecreated < v("high"),
             or_(counted, login_row(log)),
         )
         .subquery("laps")
     )
     source: Any = laps
     folded: ColumnElement[bool] = laps.c.used == 1
-    if params.enrolmentfilter:
-        ue, starts_r = tables.user_enrolments, _ranges_table(plan, "starts_ranges")
+    if args.enrolmentfilter:
+        ue, starts_r = tables.user_enrolments, _ranges_table(args, v, "starts_ranges")
         starts = (
             select(ue.c.userid, starts_r.c.k, func.max(ue.c.timestart).label("es"))
             .select_from(ue.join(starts_r, ue.c.timestart < starts_r.c.e))
-            .where(ue.c.status == 0, _among(ue.c.userid, ids))
+            .where(ue.c.status == 0, _among(ue.c.userid, args, v, as_array))
             .group_by(ue.c.userid, starts_r.c.k)
             .subquery("enrolstarts")
         )
@@ -186,18 +268,15 @@ def _window_statement(
         folded = and_(folded, or_(starts.c.es.is_(None), laps.c.t >= starts.c.es))
 
     def day(t: ColumnElement[Any]) -> ColumnElement[Any]:
-        local = t + _offset_case(tz, plan.low, plan.high, t)
+        local = t + _offset_case(args, v, t)
         return local - local % 86400
 
     zero, one = literal(0, BigInteger), literal(1, BigInteger)
-    credit = case(
-        (literal(now, BigInteger) - laps.c.t < params.lastpingcredit, now - laps.c.t),
-        else_=literal(params.lastpingcredit, BigInteger),
-    )
+    credit = case((v("now") - laps.c.t < v("credit"), v("now") - laps.c.t), else_=v("credit"))
     gap = laps.c.nt - laps.c.t
     lap = case(
         (or_(~folded, laps.c.logout == 1), zero),
-        (or_(laps.c.nt.is_(None), gap > params.threshold), credit),
+        (or_(laps.c.nt.is_(None), gap > v("threshold")), credit),
         else_=gap,
     )
     closes_day = case(
@@ -606,18 +685,16 @@ async def time_spent(
     return {uid: [trail.spent[algorithm] for trail in rows] for uid, rows in trails.items()}
 
 
-def _offset_case(tz: ZoneInfo, low: int, high: int, t: ColumnElement[Any]) -> ColumnElement[Any]:
-    """``tz``'s UTC offset at ``t`` as a CASE over the transitions between low and high."""
-    points = _transitions(tz, low, high)
-    first = _utcoffset(tz, low)
-    if not points:
-        return literal(first, BigInteger)
+def _offset_case(args: _WindowArgs, v: _Binds, t: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The timezone's UTC offset at ``t`` as a CASE over the changes in the span."""
+    if not args.changes:
+        return v("off0")
     whens = []
-    before = first
-    for at, offset in points:
-        whens.append((t < at, literal(before, BigInteger)))
-        before = offset
-    return case(*whens, else_=literal(before, BigInteger))
+    before = v("off0")
+    for i in range(1, len(args.changes) + 1):
+        whens.append((t < v(f"at{i}"), before))
+        before = v(f"off{i}")
+    return case(*whens, else_=before)
 
 
 def _utcoffset(tz: ZoneInfo, t: int) -> int:
@@ -682,7 +759,7 @@ async def window_trails(
         # connection would collide with its next statement); then the first failure is raised.
         outcomes = await asyncio.gather(
             *(
-                reader.execute(_window_statement(ctx.tables, ids, plan, params, tz, now))
+                _window_rows(ctx, reader, _WindowArgs.of(plan, params, tz, now, ids))
                 for reader, ids in zip(readers, runs, strict=False)
             ),
             return_exceptions=True,
@@ -708,6 +785,18 @@ async def window_trails(
         spent = TimeSpent(sum(by_course.values()), by_course, n)
         result[userid][k] = Trail(logins[(userid, k)], {Algorithm.USE_STATS: spent})
     return result
+
+
+async def _window_rows(ctx: RequestContext, reader: Reader, args: _WindowArgs) -> list[Row]:
+    """The window statement's rows: on PostgreSQL its compiled shape, sent with the values;
+    elsewhere (tests of the statement) built and compiled for the call."""
+    tables = ctx.tables
+    if reader.database.backend != "postgresql":
+        return await reader.execute(_window_statement(tables, args, as_array=False))
+    prepared = ctx.statements.shaped(
+        "window", args.shape, lambda: _window_statement(tables, args, as_array=True)
+    )
+    return await reader.rows(prepared, **args.values())
 
 
 __all__ = [
