@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from definum_gql.graphql import loaders, prefetch
-from definum_gql.graphql.context import Context
+from definum_gql.graphql.context import Context, SharedLoader
 from definum_gql.moodle.reader import DatabaseReadError
 from definum_gql.moodle.site import RequestContext
 from definum_gql.stats.badges import load_badges
@@ -442,3 +442,32 @@ async def test_refusals_on_a_page_are_reported_for_every_node_as_before(
     assert got == [(n, "email", "FORBIDDEN") for n in forbidden] + [
         (0, "timeSpent", "INVALID_MONTH")
     ]
+
+
+async def test_keys_loaded_all_at_once_are_released_as_single_loads_are() -> None:
+    """load_all (a page priming its nodes' keys): cancelled, it cancels the keys nobody else
+    awaits, so their batch is skipped; a key another resolver awaits still loads."""
+    asked: list[list[int]] = []
+
+    async def batch(ctx: object, keys: list[int]) -> dict[int, int]:
+        asked.append(keys)
+        return {k: k * 10 for k in keys}
+
+    context = Context(stats=cast(RequestContext, None), request_id="r")
+    loader = cast(SharedLoader[int, int], context.loader("k", batch))
+    primed = cast(asyncio.Future[object], loader.load_all([1, 2]))
+    primed.cancel()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert asked == []
+    other = cast(SharedLoader[int, int], context.loader("other", batch))
+    alone = other.load(1)
+    primed = cast(asyncio.Future[object], other.load_all([1, 2]))
+    primed.cancel()
+    assert await alone == 10
+    assert asked == [[1, 2]]  # Strawberry sends a batch whole while any of its keys is awaited
+    # Loaded in full: every key's value is in the cache for the resolvers that follow.
+    third = cast(SharedLoader[int, int], context.loader("third", batch))
+    await third.load_all([3, 4])
+    cached = [third.cache_map.get(k) for k in (3, 4)]
+    assert [f.result() if f is not None else None for f in cached] == [30, 40]

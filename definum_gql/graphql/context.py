@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -84,12 +92,12 @@ class Context:
                 found = await batch(ctx, list(dict.fromkeys(keys)))
             return [found.get(k) for k in keys]
 
-        created: DataLoader[K, T | None] = _SharedLoader(load_fn=load)
+        created: DataLoader[K, T | None] = SharedLoader(load_fn=load)
         self._loaders[key] = created
         return created
 
 
-class _SharedLoader(DataLoader[K, T]):
+class SharedLoader(DataLoader[K, T]):
     """A DataLoader whose futures many resolvers share: each resolver awaits a shield of its
     key's future. When a non-null field fails, graphql-core cancels the sibling resolvers; a
     resolver cancelled while awaiting the future itself would cancel it for every other
@@ -115,6 +123,29 @@ class _SharedLoader(DataLoader[K, T]):
                 awaiting[future] = left
             elif shield.cancelled() and not future.done():
                 future.cancel()
+
+        shield.add_done_callback(ended)
+        return shield
+
+    def load_all(self, keys: Iterable[K]) -> Awaitable[object]:
+        """Every key loaded, for a resolver that wants them in the cache, not their values: one
+        shield for all (a page primes 500 keys a field), released as ``load``'s are."""
+        pending = {f for f in map(super().load, keys) if isinstance(f, asyncio.Future)}
+        pending = {f for f in pending if not f.done()}
+        if not pending:
+            return asyncio.sleep(0)
+        awaiting = self._awaiting
+        for future in pending:
+            awaiting[future] = awaiting.get(future, 0) + 1
+        shield = asyncio.shield(asyncio.gather(*pending, return_exceptions=True))
+
+        def ended(shield: asyncio.Future[Any]) -> None:
+            for future in pending:
+                left = awaiting.pop(future) - 1
+                if left:
+                    awaiting[future] = left
+                elif shield.cancelled() and not future.done():
+                    future.cancel()
 
         shield.add_done_callback(ended)
         return shield

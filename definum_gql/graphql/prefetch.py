@@ -21,7 +21,7 @@ from graphql.execution.collect_fields import FieldDetails, FragmentDetails, coll
 from graphql.execution.values import VariableValues, get_argument_values
 from strawberry.dataloader import DataLoader
 
-from definum_gql.graphql.context import Context
+from definum_gql.graphql.context import Context, SharedLoader
 from definum_gql.graphql.errors import ClientError
 from definum_gql.stats.errors import StatsError
 
@@ -86,9 +86,17 @@ async def prime(
                 needs.update(dict.fromkeys(primer(ctx, node, arguments)))
         except (ClientError, StatsError):
             continue
-    if needs:
-        # Shared-loader shields: cancelled with this resolver, they release the batch.
-        await asyncio.gather(*(loader.load(key) for loader, key in needs), return_exceptions=True)
+    keys: dict[DataLoader[Any, Any], list[Hashable]] = {}
+    for loader, key in needs:
+        keys.setdefault(loader, []).append(key)
+    # Shared loaders' shields: cancelled with this resolver, they release the batches.
+    await asyncio.gather(*(_load_all(loader, wanted) for loader, wanted in keys.items()))
+
+
+def _load_all(loader: DataLoader[Any, Any], keys: list[Hashable]) -> Awaitable[object]:
+    if isinstance(loader, SharedLoader):
+        return loader.load_all(keys)
+    return asyncio.gather(*map(loader.load, keys), return_exceptions=True)
 
 
 def _fields_at(
