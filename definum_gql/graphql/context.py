@@ -7,6 +7,7 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Collection,
     Hashable,
     Iterable,
     Mapping,
@@ -42,7 +43,7 @@ class Context:
     #: The token's owner and what they may see (everything when auth is off: the demo).
     viewer: Viewer = field(default_factory=Viewer)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
+    _loaders: dict[Hashable, SharedLoader[Any, Any]] = field(default_factory=dict)
     _months: dict[str | None, Month] = field(default_factory=dict)
 
     @property
@@ -78,21 +79,21 @@ class Context:
             found = self._months[text] = self.this_month if text is None else Month.parse(text)
         return found
 
-    def loader(self, key: Hashable, batch: BatchFn[K, T]) -> DataLoader[K, T | None]:
+    def loader(self, key: Hashable, batch: BatchFn[K, T]) -> SharedLoader[K, T | None]:
         """The request's loader named ``key``: every key asked in one tick, one call of ``batch``.
 
         Keys the batch function leaves out load as None.
         """
         existing = self._loaders.get(key)
         if existing is not None:
-            return cast(DataLoader[K, T | None], existing)
+            return cast(SharedLoader[K, T | None], existing)
 
         async def load(keys: list[K]) -> Sequence[T | None]:
             async with self.db() as ctx:
                 found = await batch(ctx, list(dict.fromkeys(keys)))
             return [found.get(k) for k in keys]
 
-        created: DataLoader[K, T | None] = SharedLoader(load_fn=load)
+        created: SharedLoader[K, T | None] = SharedLoader(load_fn=load)
         self._loaders[key] = created
         return created
 
@@ -113,34 +114,29 @@ class SharedLoader(DataLoader[K, T]):
         future = super().load(key)
         if not isinstance(future, asyncio.Future) or future.done():
             return future
-        awaiting = self._awaiting
-        awaiting[future] = awaiting.get(future, 0) + 1
-        shield = asyncio.shield(future)
-
-        def ended(shield: asyncio.Future[Any]) -> None:
-            left = awaiting.pop(future) - 1
-            if left:
-                awaiting[future] = left
-            elif shield.cancelled() and not future.done():
-                future.cancel()
-
-        shield.add_done_callback(ended)
-        return shield
+        return self._shielded((future,), future)
 
     def load_all(self, keys: Iterable[K]) -> Awaitable[object]:
         """Every key loaded, for a resolver that wants them in the cache, not their values: one
         shield for all (a page primes 500 keys a field), released as ``load``'s are."""
-        pending = {f for f in map(super().load, keys) if isinstance(f, asyncio.Future)}
-        pending = {f for f in pending if not f.done()}
+        loads = map(super().load, keys)
+        pending = {f for f in loads if isinstance(f, asyncio.Future) and not f.done()}
         if not pending:
             return asyncio.sleep(0)
+        return self._shielded(pending, asyncio.gather(*pending, return_exceptions=True))
+
+    def _shielded(
+        self, futures: Collection[asyncio.Future[Any]], awaited: Awaitable[Any]
+    ) -> asyncio.Future[Any]:
+        """A shield of ``awaited`` for one resolver waiting on ``futures``: cancelled, it
+        cancels those of them nobody else awaits."""
         awaiting = self._awaiting
-        for future in pending:
+        for future in futures:
             awaiting[future] = awaiting.get(future, 0) + 1
-        shield = asyncio.shield(asyncio.gather(*pending, return_exceptions=True))
+        shield = asyncio.shield(awaited)
 
         def ended(shield: asyncio.Future[Any]) -> None:
-            for future in pending:
+            for future in futures:
                 left = awaiting.pop(future) - 1
                 if left:
                     awaiting[future] = left

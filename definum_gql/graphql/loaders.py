@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from strawberry.dataloader import DataLoader
-
-from definum_gql.graphql.context import Context
+from definum_gql.graphql.context import Context, SharedLoader
 from definum_gql.moodle.site import RequestContext
 from definum_gql.stats import listing
 from definum_gql.stats.activity import LearnerMonth, learner_months
@@ -29,33 +27,33 @@ from definum_gql.stats.users import UserRow, load_users
 MonthKey = tuple[int, Month, Algorithm]
 
 
-def users_loader(ctx: Context) -> DataLoader[int, UserRow | None]:
+def users_loader(ctx: Context) -> SharedLoader[int, UserRow | None]:
     return ctx.loader("users", load_users)
 
 
-def courses_loader(ctx: Context) -> DataLoader[int, CourseRow | None]:
+def courses_loader(ctx: Context) -> SharedLoader[int, CourseRow | None]:
     return ctx.loader("courses", load_courses)
 
 
 def enrolments_loader(
     ctx: Context, active_only: bool
-) -> DataLoader[int, list[EnrolmentRow] | None]:
+) -> SharedLoader[int, list[EnrolmentRow] | None]:
     async def batch(stats: RequestContext, ids: list[int]) -> Mapping[int, list[EnrolmentRow]]:
         return await load_enrolments(stats, ids, active_only)
 
     return ctx.loader(("enrolments", active_only), batch)
 
 
-def completions_loader(ctx: Context) -> DataLoader[int, int | None]:
+def completions_loader(ctx: Context) -> SharedLoader[int, int | None]:
     """Completions ever recorded (``course_completions.timecompleted > 0``) per user."""
     return ctx.loader("completions", completions_all_time)
 
 
-def badges_loader(ctx: Context) -> DataLoader[int, list[IssuedBadge] | None]:
+def badges_loader(ctx: Context) -> SharedLoader[int, list[IssuedBadge] | None]:
     return ctx.loader("badges", load_badges)
 
 
-def months_loader(ctx: Context) -> DataLoader[MonthKey, LearnerMonth | None]:
+def months_loader(ctx: Context) -> SharedLoader[MonthKey, LearnerMonth | None]:
     """(learner, month, algorithm) -> that month; one log read per batch of keys."""
 
     async def batch(stats: RequestContext, keys: list[MonthKey]) -> Mapping[MonthKey, LearnerMonth]:
@@ -68,7 +66,7 @@ def months_loader(ctx: Context) -> DataLoader[MonthKey, LearnerMonth | None]:
     return ctx.loader("months", batch)
 
 
-def course_aggregates_loader(ctx: Context) -> DataLoader[int, listing.CourseAggregates | None]:
+def course_aggregates_loader(ctx: Context) -> SharedLoader[int, listing.CourseAggregates | None]:
     start, end = ctx.this_month.bounds(ctx.tz)
 
     async def batch(
@@ -79,7 +77,7 @@ def course_aggregates_loader(ctx: Context) -> DataLoader[int, listing.CourseAggr
     return ctx.loader("course_aggregates", batch)
 
 
-def course_time_loader(ctx: Context) -> DataLoader[int, int | None]:
+def course_time_loader(ctx: Context) -> SharedLoader[int, int | None]:
     """Seconds spent this month in each course by its learners.
 
     Time spent in a course depends on each learner's whole trail (a lap ends at the next row,

@@ -19,7 +19,6 @@ from typing import Any, NoReturn, TypeAlias, TypeVar
 from graphql import GraphQLError, GraphQLObjectType, GraphQLResolveInfo, get_named_type
 from graphql.execution.collect_fields import FieldDetails, FragmentDetails, collect_subfields
 from graphql.execution.values import VariableValues, get_argument_values
-from strawberry.dataloader import DataLoader
 
 from definum_gql.graphql.context import Context, SharedLoader
 from definum_gql.graphql.errors import ClientError
@@ -27,7 +26,7 @@ from definum_gql.stats.errors import StatsError
 
 R = TypeVar("R")
 #: A value a field needs: a loader and its key.
-Need: TypeAlias = tuple[DataLoader[Any, Any], Hashable]
+Need: TypeAlias = tuple[SharedLoader[Any, Any], Hashable]
 #: What one field of a node needs, from the request, the node's id and the field's arguments
 #: (GraphQL names, values as the resolver receives them).
 Primer = Callable[[Context, int, Mapping[str, Any]], Iterable[Need]]
@@ -86,17 +85,11 @@ async def prime(
                 needs.update(dict.fromkeys(primer(ctx, node, arguments)))
         except (ClientError, StatsError):
             continue
-    keys: dict[DataLoader[Any, Any], list[Hashable]] = {}
+    keys: dict[SharedLoader[Any, Any], list[Hashable]] = {}
     for loader, key in needs:
         keys.setdefault(loader, []).append(key)
     # Shared loaders' shields: cancelled with this resolver, they release the batches.
-    await asyncio.gather(*(_load_all(loader, wanted) for loader, wanted in keys.items()))
-
-
-def _load_all(loader: DataLoader[Any, Any], keys: list[Hashable]) -> Awaitable[object]:
-    if isinstance(loader, SharedLoader):
-        return loader.load_all(keys)
-    return asyncio.gather(*map(loader.load, keys), return_exceptions=True)
+    await asyncio.gather(*(loader.load_all(wanted) for loader, wanted in keys.items()))
 
 
 def _fields_at(

@@ -26,6 +26,7 @@ Choices the contract leaves open, decided here:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from bisect import bisect_right
 from collections.abc import Container, Iterable, Mapping, Sequence
 from contextlib import aclosing
@@ -118,7 +119,7 @@ class _WindowArgs:
     compiling it took 6-11 ms of CPU a part, BENCHMARKS.md).
     """
 
-    ranges: tuple[tuple[int, int, int], ...]
+    plan: _Plan
     now: int
     threshold: int
     credit: int
@@ -134,22 +135,27 @@ class _WindowArgs:
     def of(
         cls, plan: _Plan, params: UseStatsParams, tz: ZoneInfo, now: int, ids: Sequence[int]
     ) -> _WindowArgs:
-        bounded = len(ids) > CHUNK
         return cls(
-            ranges=plan.ranges,
+            plan=plan,
             now=now,
             threshold=params.threshold,
             credit=params.lastpingcredit,
             offset=_utcoffset(tz, plan.low),
             changes=tuple(_transitions(tz, plan.low, plan.high)),
             enrolmentfilter=params.enrolmentfilter,
-            ids=(min(ids), max(ids)) if bounded else tuple(ids),
-            bounded=bounded,
-        )
+            ids=(),
+            bounded=False,
+        ).among(ids)
+
+    def among(self, ids: Sequence[int]) -> _WindowArgs:
+        """The same statement for other learners (a part of the batch)."""
+        bounded = len(ids) > CHUNK
+        listed = (min(ids), max(ids)) if bounded else tuple(ids)
+        return dataclasses.replace(self, ids=listed, bounded=bounded)
 
     @property
     def shape(self) -> tuple[int, int, bool, bool]:
-        return (len(self.ranges), len(self.changes), self.enrolmentfilter, self.bounded)
+        return (len(self.plan.ranges), len(self.changes), self.enrolmentfilter, self.bounded)
 
     def values(self) -> dict[str, Any]:
         """The named parameters, by name."""
@@ -157,11 +163,11 @@ class _WindowArgs:
             "now": self.now,
             "threshold": self.threshold,
             "credit": self.credit,
-            "low": min(start for _, start, _ in self.ranges),
-            "high": max(end for _, _, end in self.ranges),
+            "low": self.plan.low,
+            "high": self.plan.high,
             "off0": self.offset,
         }
-        for i, (k, start, end) in enumerate(self.ranges):
+        for i, (k, start, end) in enumerate(self.plan.ranges):
             found.update({f"k{i}": k, f"s{i}": start, f"e{i}": end})
         for i, (at, offset) in enumerate(self.changes, 1):
             found.update({f"at{i}": at, f"off{i}": offset})
@@ -189,7 +195,7 @@ class _Binds:
 def _ranges_table(args: _WindowArgs, v: _Binds, name: str) -> Subquery:
     parts = [
         select(v(f"k{i}").label("k"), v(f"s{i}").label("s"), v(f"e{i}").label("e"))
-        for i in range(len(args.ranges))
+        for i in range(len(args.plan.ranges))
     ]
     query = parts[0] if len(parts) == 1 else union_all(*parts)
     return query.subquery(name)
@@ -755,11 +761,12 @@ async def window_trails(
         return result
     async with ctx.reader.side_by_side(parts - 1) as readers:
         runs = _parts(sorted(result), len(readers))
+        args = _WindowArgs.of(plan, params, tz, now, ())  # each part: args.among(its ids)
         # Every part ends before the readers do (a part left running on the request's own
         # connection would collide with its next statement); then the first failure is raised.
         outcomes = await asyncio.gather(
             *(
-                _window_rows(ctx, reader, _WindowArgs.of(plan, params, tz, now, ids))
+                _window_rows(ctx, reader, args.among(ids))
                 for reader, ids in zip(readers, runs, strict=False)
             ),
             return_exceptions=True,
