@@ -18,6 +18,7 @@ from definum_gql.auth import Authenticator
 from definum_gql.config import Settings
 from definum_gql.graphql.cost import Bounds, CostLimit
 from definum_gql.graphql.errors import INTROSPECTION_DISABLED, with_code
+from definum_gql.graphql.execution import Executor
 from definum_gql.graphql.http import routes
 from definum_gql.graphql.limits import DocumentCache, Documents, limit_rule
 from definum_gql.graphql.query import Query
@@ -87,7 +88,7 @@ def build_schema(settings: Settings) -> Schema:
         partial(AddValidationRules, rules),
         partial(CostLimit, bounds=bounds, limit=settings.max_cost),
     ]
-    schema = Schema(query=Query, extensions=extensions)
+    schema = Schema(query=Query, extensions=extensions, execution_context_class=Executor)
     schema.documents = cache
     return schema
 
