@@ -10,11 +10,13 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import insert, select
 
+from definum_gql.graphql import context as graphql_context
 from definum_gql.graphql import loaders, prefetch
 from definum_gql.graphql.context import Context, SharedLoader
 from definum_gql.moodle.reader import DatabaseReadError
 from definum_gql.moodle.site import RequestContext
 from definum_gql.stats.badges import load_badges
+from definum_gql.stats.courses import load_enrolments
 from definum_gql.stats.timespent import WINDOW_LEARNERS, WINDOW_PARTS
 from tests.builders import NOW, Site
 from tests.databases import MakeMoodle
@@ -471,3 +473,111 @@ async def test_keys_loaded_all_at_once_are_released_as_single_loads_are() -> Non
     await third.load_all([3, 4])
     cached = [third.cache_map.get(k) for k in (3, 4)]
     assert [f.result() if f is not None else None for f in cached] == [30, 40]
+
+
+async def test_load_many_answers_in_order_and_raises_a_failed_keys_error() -> None:
+    """SharedLoader.load_many (a page's users): each key's value in the order asked, duplicates
+    included, from one batch; a key its batch failed raises that failure."""
+    asked: list[list[int]] = []
+
+    async def batch(ctx: object, keys: list[int]) -> dict[int, int]:
+        asked.append(keys)
+        if 13 in keys:
+            raise DatabaseReadError("unlucky")
+        return {k: k * 10 for k in keys if k != 4}
+
+    context = Context(stats=cast(RequestContext, None), request_id="r")
+    loader = cast(SharedLoader[int, int], context.loader("k", batch))
+    assert await loader.load_many([3, 1, 4, 3]) == [30, 10, None, 30]
+    assert asked == [[3, 1, 4]]
+    # Keys already loaded come from the cache; the others go out together.
+    assert await loader.load_many([1, 5, 2]) == [10, 50, 20]
+    assert asked[1:] == [[5, 2]]
+    other = cast(SharedLoader[int, int], context.loader("other", batch))
+    with pytest.raises(DatabaseReadError, match="unlucky"):
+        await other.load_many([12, 13])
+
+
+async def test_load_many_cancelled_releases_its_keys_as_single_loads_do() -> None:
+    asked: list[list[int]] = []
+
+    async def batch(ctx: object, keys: list[int]) -> dict[int, int]:
+        asked.append(keys)
+        return {k: k for k in keys}
+
+    context = Context(stats=cast(RequestContext, None), request_id="r")
+    loader = cast(SharedLoader[int, int], context.loader("k", batch))
+    waiting = asyncio.ensure_future(loader.load_many([1, 2]))
+    await asyncio.sleep(0)  # load_many has asked for its keys
+    waiting.cancel()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert waiting.cancelled()
+    assert asked == []
+    assert await loader.load(1) == 1  # asked afresh, it loads
+
+
+async def page_batches(
+    site: Site,
+    moodle_with: MakeMoodle,
+    monkeypatch: pytest.MonkeyPatch,
+    spares: int | None,
+    beside: bool = False,
+) -> tuple[dict[str, Any], dict[str, int], int]:
+    """A page of LEARNERS documents: the answer, the reader each of its enrolments and badges
+    batches ran on (by id), and its statements. ``spares``: the pool's spare budget (None: as
+    configured). ``beside``: the enrolments batch waits for the badges batch to start."""
+    moodle = moodle_with(max_cost=MAX_COST)
+    if not moodle.db.raw:
+        pytest.skip("SQLAlchemy's own pools (SQLite) keep no spare connections")
+    if spares is not None:
+        moodle.db.spare_limit = spares
+    token = await admin_token(site)
+    readers: dict[str, int] = {}
+    badges_started = asyncio.Event()
+
+    async def enrolments_batch(ctx: RequestContext, ids: list[int], active: bool) -> Any:
+        readers["enrolments"] = id(ctx.reader)
+        if beside:  # taking turns on one connection, this would wait for ever
+            await asyncio.wait_for(badges_started.wait(), 60)
+        return await load_enrolments(ctx, ids, active)
+
+    async def badges_batch(ctx: RequestContext, ids: list[int]) -> Any:
+        readers["badges"] = id(ctx.reader)
+        badges_started.set()
+        return await load_badges(ctx, ids)
+
+    monkeypatch.setattr(loaders, "load_enrolments", enrolments_batch)
+    monkeypatch.setattr(loaders, "load_badges", badges_batch)
+    query = (
+        "{ users(first: 500) { edges { node { id definumStats "
+        "{ courses finishedCoursesRatio numBadges badges { id name } timeSpentInMonth } } } } }"
+    )
+    await post(moodle, query, token=token)  # the site's configuration read
+    with StatementCounter(moodle) as counter:
+        body = (await post(moodle, query, token=token)).json()
+    assert "errors" not in body, body["errors"]
+    assert moodle.db.spares_in_use == 0  # every spare given back
+    return body["data"], readers, len(counter.statements)
+
+
+async def test_a_pages_batches_run_beside_each_other_on_spare_connections(
+    site: Site, moodle_with: MakeMoodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of a page's learners (BATCH_LEARNERS or more) run at the same time, each on a
+    connection the pool spares, instead of taking turns on the request's; with none to spare
+    they take turns. Same answers; as many statements as when every batch takes turns."""
+    await build_many(site)
+    beside, readers, statements = await page_batches(site, moodle_with, monkeypatch, None, True)
+    assert readers["enrolments"] != readers["badges"]
+    assert len(beside["users"]["edges"]) == 500
+    # No spare: one connection for all (and PostgreSQL's window in one part).
+    alone, alone_readers, _ = await page_batches(site, moodle_with, monkeypatch, 0)
+    assert alone_readers["enrolments"] == alone_readers["badges"]
+    assert alone == beside
+    # Batches of fewer learners than that take turns as before.
+    monkeypatch.setattr(graphql_context, "BATCH_LEARNERS", LEARNERS + 1)
+    turns, turn_readers, turn_statements = await page_batches(site, moodle_with, monkeypatch, None)
+    assert turn_readers["enrolments"] == turn_readers["badges"]
+    assert turns == beside
+    assert turn_statements == statements

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -22,6 +23,7 @@ from strawberry.dataloader import DataLoader
 
 from definum_gql.config import Settings
 from definum_gql.graphql.access import Viewer
+from definum_gql.moodle.queries import BATCH_LEARNERS
 from definum_gql.moodle.site import RequestContext, SiteConfig
 from definum_gql.stats.months import Month
 
@@ -35,7 +37,8 @@ class Context:
     """Everything a resolver may use; built once per HTTP request.
 
     Resolvers share the request's one connection; the lock makes the loaders that the executor
-    runs concurrently take turns on it.
+    runs concurrently take turns on it, but for batches of many learners (a page's), which run
+    beside each other on spare connections when the pool has them (:meth:`db`).
     """
 
     stats: RequestContext
@@ -63,7 +66,18 @@ class Context:
         return self.stats.tz
 
     @asynccontextmanager
-    async def db(self) -> AsyncIterator[RequestContext]:
+    async def db(self, batch: int = 0) -> AsyncIterator[RequestContext]:
+        """The request's statistics context, its connection to itself until the block ends.
+
+        A batch of ``batch`` >= BATCH_LEARNERS keys finding the connection taken runs on a
+        spare one instead, when the pool spares it: a page's enrolments and badges are then
+        read while its time spent is summed (500 learners, PostgreSQL: ~20 ms sooner).
+        """
+        if batch >= BATCH_LEARNERS and self._lock.locked():
+            async with self.stats.reader.side_by_side(1) as readers:
+                if len(readers) > 1:
+                    yield dataclasses.replace(self.stats, reader=readers[1])
+                    return
         async with self._lock:
             yield self.stats
 
@@ -89,8 +103,9 @@ class Context:
             return cast(SharedLoader[K, T | None], existing)
 
         async def load(keys: list[K]) -> Sequence[T | None]:
-            async with self.db() as ctx:
-                found = await batch(ctx, list(dict.fromkeys(keys)))
+            unique = list(dict.fromkeys(keys))
+            async with self.db(len(unique)) as ctx:
+                found = await batch(ctx, unique)
             return [found.get(k) for k in keys]
 
         created: SharedLoader[K, T | None] = SharedLoader(load_fn=load)
@@ -110,20 +125,32 @@ class SharedLoader(DataLoader[K, T]):
         super().__init__(*args, **kwargs)
         self._awaiting: dict[asyncio.Future[Any], int] = {}
 
-    def load(self, key: K) -> Awaitable[T]:
-        future = super().load(key)
-        if not isinstance(future, asyncio.Future) or future.done():
+    def load(self, key: K) -> asyncio.Future[T]:
+        future = self._future(key)
+        if future.done():
             return future
         return self._shielded((future,), future)
 
     def load_all(self, keys: Iterable[K]) -> Awaitable[object]:
         """Every key loaded, for a resolver that wants them in the cache, not their values: one
         shield for all (a page primes 500 keys a field), released as ``load``'s are."""
-        loads = map(super().load, keys)
-        pending = {f for f in loads if isinstance(f, asyncio.Future) and not f.done()}
+        pending = {f for f in map(self._future, keys) if not f.done()}
         if not pending:
             return asyncio.sleep(0)
-        return self._shielded(pending, asyncio.gather(*pending, return_exceptions=True))
+        return self._shielded(pending, _settled(pending))
+
+    async def load_many(self, keys: Iterable[K]) -> list[T]:
+        """The values of ``keys`` in order, as DataLoader's ``load_many`` without a shield, a
+        gather and their callbacks per key (a page's 500 users: ~5 % of its time)."""
+        futures = [self._future(key) for key in keys]
+        pending = {f for f in futures if not f.done()}
+        if pending:
+            await self._shielded(pending, _settled(pending))
+        return [f.result() for f in futures]
+
+    def _future(self, key: K) -> asyncio.Future[T]:
+        """DataLoader's own future of ``key`` (its type says only Awaitable)."""
+        return cast("asyncio.Future[T]", DataLoader.load(self, key))
 
     def _shielded(
         self, futures: Collection[asyncio.Future[Any]], awaited: Awaitable[Any]
@@ -145,3 +172,17 @@ class SharedLoader(DataLoader[K, T]):
 
         shield.add_done_callback(ended)
         return shield
+
+
+async def _settled(futures: Iterable[asyncio.Future[Any]]) -> None:
+    """Once every future is done, failed or cancelled ones included (gather with
+    ``return_exceptions``, without a callback per future: the futures of one batch end at
+    once, so after the first await the others are done already)."""
+    for future in futures:
+        try:
+            await future
+        except asyncio.CancelledError:
+            if not future.cancelled():
+                raise  # this wait itself was cancelled
+        except Exception:
+            pass  # the resolver that reads it raises it
