@@ -100,7 +100,7 @@ class Context:
         """
         existing = self._loaders.get(key)
         if existing is not None:
-            return cast(SharedLoader[K, T | None], existing)
+            return cast("SharedLoader[K, T | None]", existing)  # a string: no Union built per call
 
         async def load(keys: list[K]) -> Sequence[T | None]:
             unique = list(dict.fromkeys(keys))
