@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from definum_gql.config import Settings
 from definum_gql.moodle.site import Moodle
-from definum_gql.stats.document import DefinumBadge, DefinumStats, definum_stats
+from definum_gql.stats.document import DefinumBadge, DefinumStats, definum_stats, document_for
 from definum_gql.stats.months import Month
+from tests import databases
 from tests.builders import NOW, Site
 
 NOV_START = 1793487600  # 2026-11-01T00:00 Paris = 2026-10-31T23:00Z
@@ -140,3 +141,29 @@ async def test_never_logged_in_and_unknown_ids(site: Site, moodle: Moodle) -> No
     only = documents[fresh]
     assert (only.lastlogin, only.lastloginstr, only.courses, only.numbadges) == (0, "Never", 0, 0)
     assert (only.timespentinmonth, only.timespentinmonthstr, only.loginsinmonth) == (0, "0s", 0)
+
+
+async def test_the_one_statement_document_is_the_batch_document(
+    site: Site, moodle: Moodle, database: databases.TestDatabase
+) -> None:
+    """A REST call's document (one statement on the servers; on MariaDB the badges are joined, a
+    row each) is the batch path's: a learner with no badge, and one with three, a course badge
+    among them, with course badges allowed and not."""
+    rich = await build_learner(site)
+    course = await site.course()
+    await site.issue(await site.badge(name="course", type=2, courseid=course), rich, BADGE_NEW + 1)
+    bare = await site.user(username="bare")
+    sent: list[str] = []
+    moodle.db.listeners.append(sent.append)
+    site_badges = ["Participation ✓ 参加", "Chimie <sécurité> & labo"]  # newest first
+    for allowed, names in (("1", ["course", *site_badges]), ("0", site_badges)):
+        await site.config(badges_allowcoursebadges=allowed)
+        for user, expected in ((rich, names), (bare, [])):
+            async with moodle.request() as ctx:
+                batch = (await definum_stats(ctx, [user]))[user]
+                one = await document_for(ctx, "id", str(user))
+            assert one == batch
+            assert [b.name for b in one.badges] == expected
+            assert one.numbadges == len(expected)
+    joined = [sql for sql in sent if "LEFT OUTER JOIN (" in sql and "mdl_badge_issued" in sql]
+    assert len(joined) == (4 if database.backend == "mariadb" else 0)

@@ -146,9 +146,14 @@ class Statements:
         self.function = Prepared("function", lambda n: self._function())
         #: The user a lookup names, by field (OIDC fields are looked up by identity.py).
         self.user_by = {f: Prepared(f"user_by_{f}", self._user_by(f)) for f in LOOKUP_FIELDS}
-        #: The legacy document of the user a lookup names, in one statement (see _document).
+        #: The legacy document of the user a lookup names, in one statement (see _document);
+        #: on MariaDB with the badges joined, a row each (see _document).
         self.document_by = {
-            f: Prepared(f"document_by_{f}", self._document_by(f)) for f in LOOKUP_FIELDS
+            f: Prepared(f"document_by_{f}", self._document_by(f, False)) for f in LOOKUP_FIELDS
+        }
+        self.document_joined_by = {
+            f: Prepared(f"document_joined_by_{f}", self._document_by(f, True))
+            for f in LOOKUP_FIELDS
         }
         self.users = Prepared(
             "users", lambda n: select(*user_columns(u)).where(u.c.id.in_(id_list(n))), True
@@ -213,8 +218,8 @@ class Statements:
         condition = lookup_condition(self.tables, field)
         return lambda n: select(*user_columns(u)).where(u.c.deleted == 0, condition)
 
-    def _document_by(self, field: str) -> Callable[[int], Select[Any]]:
-        return lambda n: self._document(field)
+    def _document_by(self, field: str, joined: bool) -> Callable[[int], Select[Any]]:
+        return lambda n: self._document(field, joined)
 
     def _token(self) -> Select[Any]:
         """The token, its owner, the owner's capabilities and its service, in one statement.
@@ -449,35 +454,43 @@ class Statements:
     def _enrolment_starts(self, n: int) -> Select[Any]:
         return self._starts().where(self.tables.user_enrolments.c.userid.in_(id_list(n)))
 
-    def _document(self, field: str) -> Select[Any]:
+    def _document(self, field: str, joined: bool = False) -> Select[Any]:
         """One learner's whole legacy document in one round trip: the user found by ``field``,
         and as JSON arrays (rows in the batch statements' column order) the active enrolments,
-        the badges, the month's log rows and the enrolment starts."""
+        the badges, the month's log rows and the enrolment starts.
+
+        ``joined`` (MariaDB, not MySQL): the badges are joined instead, a row each after the
+        arrays (the arrays repeated, computed once: MariaDB caches a correlated subquery's
+        result per user). Aggregating the badges' text columns cost MariaDB a temporary table
+        with BLOB fields on every call, a third of the statement (BENCHMARKS.md).
+        """
         t = self.tables
         u = t.user
-        mine = (
+        b, bi = t.badge, t.badge_issued
+        shown = or_(b.c.courseid.is_(None), bindparam("coursebadges", type_=Integer) == 1)
+        mine = [
             (self._enrolment_rows(True), t.user_enrolments.c.userid),
-            (self._badge_rows(), t.badge_issued.c.userid),
+            (self._badge_rows().where(shown), bi.c.userid),
             (self._log(), t.logstore_standard_log.c.userid),
             (self._starts(), t.user_enrolments.c.userid),
-        )
+        ]
+        if joined:
+            del mine[1]
         arrays = []
         for query, owner in mine:
             rows = query.where(owner == u.c.id)
-            if query is mine[1][0]:
-                rows = rows.where(
-                    or_(t.badge.c.courseid.is_(None), bindparam("coursebadges", type_=Integer) == 1)
-                )
             # The aggregate replaces the columns; FROM and WHERE stay, correlated to the user.
             aggregated = rows.with_only_columns(
                 json_rows(*rows.selected_columns), maintain_column_froms=True
             )
             arrays.append(aggregated.scalar_subquery().correlate(u))
-        return (
-            select(*user_columns(u), *arrays)
-            .where(u.c.deleted == 0, lookup_condition(t, field))
-            .order_by(u.c.id)
-        )
+        document = select(*user_columns(u), *arrays)
+        if joined:
+            badges = bi.join(b, and_(b.c.id == bi.c.badgeid, shown))
+            document = document.add_columns(*self._badge_rows().selected_columns).select_from(
+                u.outerjoin(badges, bi.c.userid == u.c.id)
+            )
+        return document.where(u.c.deleted == 0, lookup_condition(t, field)).order_by(u.c.id)
 
 
 class json_rows(FunctionElement[str]):

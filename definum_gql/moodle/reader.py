@@ -208,6 +208,8 @@ class DriverPool:
         #: asyncmy connections whose statement timeout is set (asyncmy has no per-connection
         #: setup hook beyond init_command, which cannot know MariaDB from MySQL).
         self._bounded: weakref.WeakSet[Any] = weakref.WeakSet()
+        #: Whether the server is MariaDB (not MySQL), once a connection has said so.
+        self.mariadb = False
 
     async def _create(self) -> Any:
         _, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
@@ -247,6 +249,7 @@ class DriverPool:
             conn = await self._pool.acquire(timeout=self.TIMEOUT)
         else:
             conn = await asyncio.wait_for(self._pool.acquire(), self.TIMEOUT)
+            self.mariadb = "mariadb" in str(conn.get_server_info()).lower()
             if self.statement_timeout_ms and conn not in self._bounded:
                 await self._bound(conn)
         pool_in_use(1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,18 +150,36 @@ async def document_for(ctx: RequestContext, field: str, value: str) -> DefinumSt
     month = Month.containing(ctx.now, ctx.tz)
     ranges = [month.bounds(ctx.tz)]
     low, high = log_span(ranges, ctx.now) or (0, 0)
+    pool = ctx.reader.database.pool
+    joined = pool is not None and pool.mariadb
+    statements = ctx.statements.document_joined_by if joined else ctx.statements.document_by
     rows = await ctx.reader.rows(
-        ctx.statements.document_by[field],
+        statements[field],
         **wanted.params,
         rounded=moodle_now(ctx.now),
         coursebadges=int(ctx.site.flag("badges_allowcoursebadges")),
         low=low,
         high=high,
     )
-    found = [(user, r) for user, r in ((user_row(r), r) for r in rows) if wanted.matches(user)]
-    user, row = the_one(field, value, found)
     width = USER_COLUMNS
-    enrolments_json, badges_json, log_json, starts_json = row[width : width + 4]
+    if joined:  # a row per badge (or one with none): the user's first, its badges from all
+        users: dict[int, tuple[UserRow, Sequence[Any]]] = {}
+        issued: dict[int, list[Sequence[Any]]] = {}
+        for r in rows:
+            users.setdefault(r[0], (user_row(r), r))
+            if r[-1] is not None:
+                issued.setdefault(r[0], []).append(r[width + 3 :])
+        pairs: Iterable[tuple[UserRow, Sequence[Any]]] = users.values()
+    else:
+        pairs = ((user_row(r), r) for r in rows)
+    found = [(user, r) for user, r in pairs if wanted.matches(user)]
+    user, row = the_one(field, value, found)
+    if joined:
+        enrolments_json, log_json, starts_json = row[width : width + 3]
+        badge_rows: Sequence[Sequence[Any]] = issued.get(row[0], [])
+    else:
+        enrolments_json, badges_json, log_json, starts_json = row[width : width + 4]
+        badge_rows = _json(badges_json)
     rounded = moodle_now(ctx.now)
     enrolments = sorted(
         (enrolment_row(r, rounded) for r in _json(enrolments_json)),
@@ -171,7 +189,7 @@ async def document_for(ctx: RequestContext, field: str, value: str) -> DefinumSt
         enrolments = []
     badges = [
         issued_badge(r, ctx.now)
-        for r in sorted(_json(badges_json), key=lambda b: (b[1], b[13]), reverse=True)
+        for r in sorted(badge_rows, key=lambda b: (b[1], b[13]), reverse=True)
     ]
     trail = fold_trails(
         [user.id],
