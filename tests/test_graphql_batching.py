@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 from definum_gql.graphql import context as graphql_context
 from definum_gql.graphql import loaders, prefetch
 from definum_gql.graphql.context import Context, SharedLoader
-from definum_gql.moodle.reader import DatabaseReadError
+from definum_gql.moodle.reader import DatabaseReadError, Reader, ReaderClosed
 from definum_gql.moodle.site import RequestContext
 from definum_gql.stats.badges import load_badges
 from definum_gql.stats.courses import load_enrolments
@@ -523,7 +523,7 @@ async def page_batches(
     monkeypatch: pytest.MonkeyPatch,
     spares: int | None,
     beside: bool = False,
-) -> tuple[dict[str, Any], dict[str, int], int]:
+) -> tuple[dict[str, Any], dict[str, Reader], int]:
     """A page of LEARNERS documents: the answer, the reader each of its enrolments and badges
     batches ran on (by id), and its statements. ``spares``: the pool's spare budget (None: as
     configured). ``beside``: the enrolments batch waits for the badges batch to start."""
@@ -533,17 +533,17 @@ async def page_batches(
     if spares is not None:
         moodle.db.spare_limit = spares
     token = await admin_token(site)
-    readers: dict[str, int] = {}
+    readers: dict[str, Reader] = {}
     badges_started = asyncio.Event()
 
     async def enrolments_batch(ctx: RequestContext, ids: list[int], active: bool) -> Any:
-        readers["enrolments"] = id(ctx.reader)
+        readers["enrolments"] = ctx.reader
         if beside:  # taking turns on one connection, this would wait for ever
             await asyncio.wait_for(badges_started.wait(), 60)
         return await load_enrolments(ctx, ids, active)
 
     async def badges_batch(ctx: RequestContext, ids: list[int]) -> Any:
-        readers["badges"] = id(ctx.reader)
+        readers["badges"] = ctx.reader
         badges_started.set()
         return await load_badges(ctx, ids)
 
@@ -569,15 +569,85 @@ async def test_a_pages_batches_run_beside_each_other_on_spare_connections(
     they take turns. Same answers; as many statements as when every batch takes turns."""
     await build_many(site)
     beside, readers, statements = await page_batches(site, moodle_with, monkeypatch, None, True)
-    assert readers["enrolments"] != readers["badges"]
+    assert readers["enrolments"] is not readers["badges"]
     assert len(beside["users"]["edges"]) == 500
     # No spare: one connection for all (and PostgreSQL's window in one part).
     alone, alone_readers, _ = await page_batches(site, moodle_with, monkeypatch, 0)
-    assert alone_readers["enrolments"] == alone_readers["badges"]
+    assert alone_readers["enrolments"] is alone_readers["badges"]
     assert alone == beside
     # Batches of fewer learners than that take turns as before.
     monkeypatch.setattr(graphql_context, "BATCH_LEARNERS", LEARNERS + 1)
     turns, turn_readers, turn_statements = await page_batches(site, moodle_with, monkeypatch, None)
-    assert turn_readers["enrolments"] == turn_readers["badges"]
+    assert turn_readers["enrolments"] is turn_readers["badges"]
     assert turns == beside
     assert turn_statements == statements
+
+
+async def test_a_batch_failing_beside_the_request_gives_its_connection_back(
+    site: Site, moodle_with: MakeMoodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The badges batch fails on its spare connection: the page answers the error (badges are
+    non-null, so the list is null), and the spare goes back to the pool's budget."""
+    await build_many(site)
+    moodle = moodle_with(max_cost=MAX_COST)
+    if not moodle.db.raw:
+        pytest.skip("SQLAlchemy's own pools (SQLite) keep no spare connections")
+    token = await admin_token(site)
+    beside: list[bool] = []
+
+    async def failing(ctx: RequestContext, ids: list[int]) -> Any:
+        beside.append(ctx.reader._parent is not None)
+        raise DatabaseReadError("the badges' statement failed")
+
+    monkeypatch.setattr(loaders, "load_badges", failing)
+    query = (
+        "{ users(first: 500) { edges { node "
+        "{ id enrolments { status } badges { dateIssued } } } } }"
+    )
+    await post(moodle, "{ users(first: 1) { edges { node { id } } } }", token=token)
+    body = (await post(moodle, query, token=token)).json()
+    assert beside == [True]
+    assert body["data"] == {"users": None}
+    assert {error["path"][-1] for error in body["errors"]} == {"badges"}
+    assert moodle.db.spares_in_use == 0
+    # And the next page, the batch working again, answers every learner.
+    monkeypatch.setattr(loaders, "load_badges", load_badges)
+    body = (await post(moodle, query, token=token)).json()
+    assert "errors" not in body, body["errors"]
+    assert len(body["data"]["users"]["edges"]) == 500
+    assert moodle.db.spares_in_use == 0
+
+
+async def test_a_reader_beside_a_request_takes_no_statement_once_the_request_has_ended(
+    moodle_with: MakeMoodle,
+) -> None:
+    moodle = moodle_with()
+    if not moodle.db.raw:
+        pytest.skip("SQLAlchemy's own pools (SQLite) keep no spare connections")
+    statement = select(moodle.tables.config.c.name).limit(1)
+    async with moodle.db.reader() as reader, reader.side_by_side(1) as readers:
+        beside = readers[1]
+        assert len(await beside.execute(statement)) == 1  # it works while the request does
+        await reader.close()  # the request has answered
+        with pytest.raises(ReaderClosed):
+            await beside.execute(statement)
+    assert moodle.db.spares_in_use == 0
+
+
+async def test_settling_cancelled_ends_without_cancelling_the_futures_it_waits_for() -> None:
+    """A wait for a batch's futures (load_all, load_many) cancelled, say by the loop shutting
+    down, ends at once and leaves the futures, which other resolvers share, to their batch."""
+    loop = asyncio.get_running_loop()
+    first, second = loop.create_future(), loop.create_future()
+    waiting = asyncio.ensure_future(graphql_context._settled([first, second]))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert not first.cancelled()
+    assert not second.cancelled()
+    first.set_result(1)
+    second.set_exception(DatabaseReadError("failed"))
+    # Settled, failed ones included, it ends without raising.
+    await graphql_context._settled([first, second])
+    assert isinstance(second.exception(), DatabaseReadError)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from definum_gql.config import Settings
 from definum_gql.moodle.site import Moodle
 from definum_gql.stats.document import DefinumBadge, DefinumStats, definum_stats, document_for
+from definum_gql.stats.errors import MultipleUsersFound
 from definum_gql.stats.months import Month
 from tests import databases
 from tests.builders import NOW, Site
@@ -167,3 +170,18 @@ async def test_the_one_statement_document_is_the_batch_document(
             assert one.numbadges == len(expected)
     joined = [sql for sql in sent if "LEFT OUTER JOIN (" in sql and "mdl_badge_issued" in sql]
     assert len(joined) == (4 if database.backend == "mariadb" else 0)
+
+
+async def test_two_users_with_badges_sharing_an_email_are_two_not_four(
+    site: Site, moodle: Moodle
+) -> None:
+    """Each user's badges are rows of their own on MariaDB: two users with two badges each
+    are still two users for a lookup that must name one."""
+    badges = [await site.badge(name=f"b{n}") for n in range(2)]
+    for name in ("twin1", "twin2"):
+        user = await site.user(username=name, email="twins@example.org")
+        for n, badge in enumerate(badges):
+            await site.issue(badge, user, BADGE_NEW + n)
+    async with moodle.request() as ctx:
+        with pytest.raises(MultipleUsersFound, match=r"^2 users have email"):
+            await document_for(ctx, "email", "twins@example.org")

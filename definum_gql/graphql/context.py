@@ -141,7 +141,8 @@ class SharedLoader(DataLoader[K, T]):
 
     async def load_many(self, keys: Iterable[K]) -> list[T]:
         """The values of ``keys`` in order, as DataLoader's ``load_many`` without a shield, a
-        gather and their callbacks per key (a page's 500 users: ~5 % of its time)."""
+        gather and their callbacks per key (a page's 500 users: ~5 % of its time). A coroutine:
+        the keys are asked when it is first awaited, not when it is called."""
         futures = [self._future(key) for key in keys]
         pending = {f for f in futures if not f.done()}
         if pending:
@@ -176,11 +177,15 @@ class SharedLoader(DataLoader[K, T]):
 
 async def _settled(futures: Iterable[asyncio.Future[Any]]) -> None:
     """Once every future is done, failed or cancelled ones included (gather with
-    ``return_exceptions``, without a callback per future: the futures of one batch end at
-    once, so after the first await the others are done already)."""
+    ``return_exceptions``, without a callback per future: the futures of a batch end together,
+    so after the first wait most are done already)."""
     for future in futures:
+        if future.done():
+            continue
         try:
-            await future
+            # Shielded: this wait cancelled (the loop shutting down) must not cancel a future
+            # other resolvers share, and must end rather than go on to the next future.
+            await asyncio.shield(future)
         except asyncio.CancelledError:
             if not future.cancelled():
                 raise  # this wait itself was cancelled

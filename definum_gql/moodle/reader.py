@@ -388,8 +388,11 @@ class Reader:
     sent again (reads are safe to repeat); this replaces a ping on every checkout.
     """
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, parent: Reader | None = None) -> None:
         self.database = database
+        #: The request's own reader, for a reader beside it (side_by_side): once that one is
+        #: closed (the request has answered), this one takes no new statement either.
+        self._parent = parent
         self.statements = 0
         self._conn: AsyncConnection | None = None
         self._driver: Any = None
@@ -438,7 +441,7 @@ class Reader:
         """
         db = self.database
         extra = db.take_spares(wanted)
-        others = [Reader(db) for _ in range(extra)]
+        others = [Reader(db, parent=self) for _ in range(extra)]
         try:
             yield [self, *others]
         finally:
@@ -463,6 +466,9 @@ class Reader:
 
     async def driver(self) -> Any:
         """The driver connection, taken from the driver's pool at the first statement."""
+        # Also for a reader beside a request that has answered: its batch stops at its next
+        # statement instead of keeping a spare connection busy for nobody.
+        self._refuse_if_closed()
         if self._stale:
             await self._give_back(broken=True)
             self._used = False  # a fresh checkout: its first statement may retry once
@@ -482,7 +488,7 @@ class Reader:
     def _refuse_if_closed(self) -> None:
         # Without this, a batch left running took a connection after close() and kept it for
         # good: the pool never emptied and the worker's shutdown waited forever.
-        if self._closed:
+        if self._closed or (self._parent is not None and self._parent._closed):
             raise ReaderClosed("the request has ended")
 
     async def _discard(self) -> None:

@@ -135,8 +135,9 @@ async def document_for(ctx: RequestContext, field: str, value: str) -> DefinumSt
     """The document of the learner ``field`` = ``value`` names, for the current month.
 
     On the servers, one statement brings the user and, as JSON, every row the document needs
-    (queries.Statements._document); the rows are the batch statements' rows, so the same code
-    turns them into the document. SQLite (the demo) and the OIDC fields take the batch path.
+    (queries.Statements._document; on MariaDB the badges come as rows of their own, joined);
+    the rows are the batch statements' rows, so the same code turns them into the document.
+    SQLite (the demo) and the OIDC fields take the batch path.
 
     Raises:
         UserNotFound, MultipleUsersFound, UnsupportedUserField: as :func:`resolve_user`.
@@ -166,7 +167,8 @@ async def document_for(ctx: RequestContext, field: str, value: str) -> DefinumSt
         users: dict[int, tuple[UserRow, Sequence[Any]]] = {}
         issued: dict[int, list[Sequence[Any]]] = {}
         for r in rows:
-            users.setdefault(r[0], (user_row(r), r))
+            if r[0] not in users:
+                users[r[0]] = (user_row(r), r)
             if r[-1] is not None:
                 issued.setdefault(r[0], []).append(r[width + 3 :])
         pairs: Iterable[tuple[UserRow, Sequence[Any]]] = users.values()
