@@ -61,6 +61,12 @@ def pg_session(statement_timeout_ms: int) -> dict[str, str]:
     return settings
 
 
+def is_mariadb(server_version: object) -> bool:
+    """Whether a MySQL-protocol server's version string (asyncmy's ``get_server_info()``) is
+    MariaDB's rather than MySQL's."""
+    return "mariadb" in str(server_version).lower()
+
+
 def mysql_timeout(server_version: str, statement_timeout_ms: int) -> str | None:
     """The SET that bounds a MariaDB/MySQL session's statements (None: no limit).
 
@@ -69,7 +75,7 @@ def mysql_timeout(server_version: str, statement_timeout_ms: int) -> str | None:
     """
     if not statement_timeout_ms:
         return None
-    if "mariadb" in server_version.lower():
+    if is_mariadb(server_version):
         return f"SET SESSION max_statement_time = {statement_timeout_ms / 1000:.3f}"
     return f"SET SESSION max_execution_time = {int(statement_timeout_ms)}"
 

@@ -468,14 +468,13 @@ class Statements:
         u = t.user
         b, bi = t.badge, t.badge_issued
         shown = or_(b.c.courseid.is_(None), bindparam("coursebadges", type_=Integer) == 1)
+        badges = [] if joined else [(self._badge_rows().where(shown), bi.c.userid)]
         mine = [
             (self._enrolment_rows(True), t.user_enrolments.c.userid),
-            (self._badge_rows().where(shown), bi.c.userid),
+            *badges,
             (self._log(), t.logstore_standard_log.c.userid),
             (self._starts(), t.user_enrolments.c.userid),
         ]
-        if joined:
-            del mine[1]
         arrays = []
         for query, owner in mine:
             rows = query.where(owner == u.c.id)
@@ -486,9 +485,9 @@ class Statements:
             arrays.append(aggregated.scalar_subquery().correlate(u))
         document = select(*user_columns(u), *arrays)
         if joined:
-            badges = bi.join(b, and_(b.c.id == bi.c.badgeid, shown))
+            issued = bi.join(b, and_(b.c.id == bi.c.badgeid, shown))
             document = document.add_columns(*self._badge_rows().selected_columns).select_from(
-                u.outerjoin(badges, bi.c.userid == u.c.id)
+                u.outerjoin(issued, bi.c.userid == u.c.id)
             )
         return document.where(u.c.deleted == 0, lookup_condition(t, field)).order_by(u.c.id)
 

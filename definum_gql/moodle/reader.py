@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from definum_gql.moodle.engine import ReadOnlyViolation, refuse_writes
+from definum_gql.moodle.engine import ReadOnlyViolation, is_mariadb, refuse_writes
 from definum_gql.observe import count_statement, pool_in_use
 
 log = logging.getLogger("definum_gql.db")
@@ -208,8 +208,8 @@ class DriverPool:
         #: asyncmy connections whose statement timeout is set (asyncmy has no per-connection
         #: setup hook beyond init_command, which cannot know MariaDB from MySQL).
         self._bounded: weakref.WeakSet[Any] = weakref.WeakSet()
-        #: Whether the server is MariaDB (not MySQL), once a connection has said so.
-        self.mariadb = False
+        #: Whether the server is MariaDB (not MySQL): None until a connection has said.
+        self.mariadb: bool | None = None
 
     async def _create(self) -> Any:
         _, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
@@ -249,7 +249,8 @@ class DriverPool:
             conn = await self._pool.acquire(timeout=self.TIMEOUT)
         else:
             conn = await asyncio.wait_for(self._pool.acquire(), self.TIMEOUT)
-            self.mariadb = "mariadb" in str(conn.get_server_info()).lower()
+            if self.mariadb is None:
+                self.mariadb = is_mariadb(conn.get_server_info())
             if self.statement_timeout_ms and conn not in self._bounded:
                 await self._bound(conn)
         pool_in_use(1)
@@ -335,7 +336,7 @@ class Database:
             return None
         state: dict[str, Any] | None = getattr(conn, "_definum_statements", None)
         if state is None:
-            state = {"mariadb": "mariadb" in str(conn.get_server_info()).lower(), "names": set()}
+            state = {"mariadb": is_mariadb(conn.get_server_info()), "names": set()}
             conn._definum_statements = state
         if not state["mariadb"]:
             return None

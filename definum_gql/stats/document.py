@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,7 +152,7 @@ async def document_for(ctx: RequestContext, field: str, value: str) -> DefinumSt
     ranges = [month.bounds(ctx.tz)]
     low, high = log_span(ranges, ctx.now) or (0, 0)
     pool = ctx.reader.database.pool
-    joined = pool is not None and pool.mariadb
+    joined = pool is not None and pool.mariadb is True
     statements = ctx.statements.document_joined_by if joined else ctx.statements.document_by
     rows = await ctx.reader.rows(
         statements[field],
@@ -163,22 +163,20 @@ async def document_for(ctx: RequestContext, field: str, value: str) -> DefinumSt
         high=high,
     )
     width = USER_COLUMNS
-    if joined:  # a row per badge (or one with none): the user's first, its badges from all
-        users: dict[int, tuple[UserRow, Sequence[Any]]] = {}
-        issued: dict[int, list[Sequence[Any]]] = {}
-        for r in rows:
-            if r[0] not in users:
-                users[r[0]] = (user_row(r), r)
-            if r[-1] is not None:
-                issued.setdefault(r[0], []).append(r[width + 3 :])
-        pairs: Iterable[tuple[UserRow, Sequence[Any]]] = users.values()
-    else:
-        pairs = ((user_row(r), r) for r in rows)
-    found = [(user, r) for user, r in pairs if wanted.matches(user)]
+    # A row per user; joined, a row per badge (or one with none): the user's first row, and
+    # its badges from every row.
+    users: dict[int, tuple[UserRow, Sequence[Any]]] = {}
+    issued: dict[int, list[Sequence[Any]]] = {}
+    for r in rows:
+        if r[0] not in users:
+            users[r[0]] = (user_row(r), r)
+        if joined and r[-1] is not None:
+            issued.setdefault(r[0], []).append(r[width + 3 :])
+    found = [(user, r) for user, r in users.values() if wanted.matches(user)]
     user, row = the_one(field, value, found)
     if joined:
         enrolments_json, log_json, starts_json = row[width : width + 3]
-        badge_rows: Sequence[Sequence[Any]] = issued.get(row[0], [])
+        badge_rows: Sequence[Sequence[Any]] = issued.get(user.id, [])
     else:
         enrolments_json, badges_json, log_json, starts_json = row[width : width + 4]
         badge_rows = _json(badges_json)
