@@ -8,15 +8,25 @@ rows the statistics read. Ids are given by the database, in insertion order.
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any
 
 from sqlalchemy import Table, func, insert, select, text, update
 
+from definum_gql.demo.rows import USE_STATS
 from tests.databases import TestDatabase
 
 NOW = 1795628523  # 2026-11-25T17:42:03Z, the contract's frozen "now"
 
 _serial = itertools.count(1)
+
+
+def settled_clock() -> int:
+    """A "now" for a demo served on the real clock, set back past block_use_stats' last ping
+    credit: a learner's last lap runs to now up to the credit, so without it the current month's
+    time spent grows by seconds between two requests about the same learner."""
+    return int(time.time()) - int(USE_STATS["lastpingcredit"]) * 60 - 120
+
 
 BASE_CONFIG = {
     "mnet_localhost_id": "1",

@@ -12,7 +12,6 @@ them, ``--basetemp`` chooses where).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +21,8 @@ import httpx
 import pytest
 
 from definum_gql.demo import build_demo_site, demo_url
-from definum_gql.demo.rows import USE_STATS
 from definum_gql.graphql.errors import RequestRefused, refusal_body
+from tests.builders import settled_clock
 from tests.databases import REQUIRE_SERVERS
 from tests.served import serving
 
@@ -95,13 +94,12 @@ async def demo(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Demo]:
         pytest.skip(missing)
     folder = tmp_path_factory.mktemp("dashboard")
     path = folder / "demo.sqlite"
-    # The demo as serve --demo builds it, smaller, its clock set back past block_use_stats' last
-    # ping credit: a learner's last row then earns the whole credit, so the current month's time
-    # spent cannot grow between the page's request and the test's own (they are cached under
-    # different fields). This month still has activity unless it began in the last minutes.
-    credit = int(USE_STATS["lastpingcredit"]) * 60
-    built_at = int(time.time()) - credit - 120
-    result = await build_demo_site(demo_url(path), users=60, courses=6, months=3, now=built_at)
+    # The demo as serve --demo builds it, smaller; its clock set back so that the page's requests
+    # and the test's own (cached under different fields) see the same current-month time spent.
+    # This month still has activity unless it began in the last minutes.
+    result = await build_demo_site(
+        demo_url(path), users=60, courses=6, months=3, now=settled_clock()
+    )
     env = {
         "DEFINUM_DATABASE_URL": demo_url(path),
         "DEFINUM_CURRENT_MONTH_CACHE_SECONDS": "3600",

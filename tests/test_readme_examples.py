@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from definum_gql.demo import DemoResult, build_demo_site, demo_url
+from tests.builders import settled_clock
 from tests.served import serving
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
@@ -23,9 +24,10 @@ def _blocks(language: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 async def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoResult]:
-    # The demo as `serve --demo` builds it: default sizes and seed, the real clock.
+    # The demo as `serve --demo` builds it: default sizes and seed; the clock set back so that
+    # the REST call and the GraphQL request, a moment apart, see the same month.
     path = tmp_path_factory.mktemp("readme") / "demo.sqlite"
-    return path, await build_demo_site(demo_url(path))
+    return path, await build_demo_site(demo_url(path), now=settled_clock())
 
 
 def _learner(path: Path, username: str) -> tuple[int, str, str]:
