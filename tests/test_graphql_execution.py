@@ -1,5 +1,6 @@
-"""graphql/execution.py: fields that only read an attribute, completed in place, answer exactly
-what graphql-core's own path answers (values, nulls, errors and their paths, key order)."""
+"""graphql/execution.py: scalar fields that only read their object (an attribute, or a method
+taking only ``self``), completed in place, answer exactly what graphql-core's own path answers
+(values, nulls, errors and their paths, key order)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 import strawberry
 from graphql.execution.executor import Executor as CoreExecutor
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import FieldExtension, SchemaExtension
 
 from definum_gql.graphql.execution import Executor
 
@@ -19,6 +20,13 @@ from definum_gql.graphql.execution import Executor
 class Colour(enum.Enum):
     RED = "red"
     BLUE = "blue"
+
+
+class Negate(FieldExtension):
+    """A field extension: the field's value negated (a field read in place would skip it)."""
+
+    def resolve(self, next_: Callable[..., Any], source: Any, info: Any, **kwargs: Any) -> Any:
+        return -next_(source, info, **kwargs)
 
 
 @strawberry.type
@@ -37,6 +45,32 @@ class Leaf:
     @strawberry.field
     def plus(self, k: int) -> int:
         return self.n + k
+
+    @strawberry.field
+    def broken(self) -> int:
+        if self.n == 2:
+            raise ValueError("no second leaf")
+        return self.n
+
+    @strawberry.field
+    def too_wide(self) -> int:
+        return self.wide
+
+    @strawberry.field
+    def nothing(self) -> str:
+        return None  # type: ignore[return-value]
+
+    @strawberry.field
+    def label(self) -> Colour:
+        return self.colour
+
+    @strawberry.field
+    def asked(self, info: strawberry.Info) -> str:
+        return info.field_name
+
+    @strawberry.field(extensions=[Negate()])
+    def negated(self) -> int:
+        return self.n
 
 
 @strawberry.type
@@ -57,6 +91,10 @@ DOCUMENTS = [
     "{ leaves { n plus(k: 3) name } }",
     "query($no: Boolean!) { leaves { n name @skip(if: $no) maybe @include(if: $no) } }",
     "{ leaves { ...F n } } fragment F on Leaf { colour n name }",
+    "{ leaves { n broken name } }",
+    "{ leaves { tooWide n } }",
+    "{ leaves { nothing } }",
+    "{ leaves { label asked negated doubled } }",
 ]
 
 
@@ -112,8 +150,23 @@ def _field_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_only_fields_that_need_graphql_core_go_through_it(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _field_calls(monkeypatch)
-    _run(Executor, "{ leaves { n name doubled plus(k: 1) colour } }")
-    assert sorted(set(seen)) == ["Leaf.doubled", "Leaf.plus", "Query.leaves"]
+    answer = _run(Executor, "{ leaves { n name doubled label plus(k: 1) asked negated colour } }")
+    # A method taking only self is read in place; arguments, info and extensions are not.
+    assert sorted(set(seen)) == ["Leaf.asked", "Leaf.negated", "Leaf.plus", "Query.leaves"]
+    assert [(x["doubled"], x["label"], x["negated"]) for x in answer["data"]["leaves"]] == [
+        (2, "RED", -1),
+        (4, "BLUE", -2),
+    ]
+
+
+def test_a_method_that_raises_is_reported_by_graphql_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _field_calls(monkeypatch)
+    answer = _run(Executor, "{ leaves { n broken } }")
+    assert answer["errors"] == [
+        {"message": "no second leaf", "path": ["leaves", 1, "broken"], "locations": [(1, 14)]}
+    ]
+    # Read in place for the first leaf; the second's error took graphql-core's path.
+    assert seen.count("Leaf.broken") == 1
 
 
 class Upper(SchemaExtension):

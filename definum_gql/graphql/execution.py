@@ -1,13 +1,17 @@
-"""graphql-core's executor with a short way for fields that only read an attribute.
+"""graphql-core's executor with a short way for scalar fields that only read their object.
 
 A page of 500 learners asking ``definumStats`` completes ~9,000 fields, most of them scalars
 that Strawberry answers with ``getattr`` (its "basic" fields: no resolver, no arguments, no
-extension). graphql-core gives each a resolve-info object, a path, argument handling and
-nested completion calls; that per-field machinery, not the statistics, was what separated the
-page from the same 500 documents built directly (BENCHMARKS.md). Here such a field is read and
-coerced in place, exactly as graphql-core would complete it; anything else (a resolver, an
-argument, an object or list type, ``__typename``, a null for a non-null field, a value the
-scalar refuses, a resolve middleware) takes graphql-core's own path, errors included.
+extension) or with a method taking only ``self`` (``MonthlyActivity.time_spent``). graphql-core
+gives each a resolve-info object, a path, argument handling and nested completion calls, and
+Strawberry wraps each method call in its argument conversion and extension chain; that
+per-field machinery, not the statistics, was what separated the page from the same 500
+documents built directly (BENCHMARKS.md). Here such a field is read and coerced in place,
+exactly as graphql-core would complete it; anything else (a resolver asking for info or
+arguments, an async one, a field extension, an object or list type, ``__typename``, a null for
+a non-null field, a value the scalar refuses, a resolver raising, a resolve middleware) takes
+graphql-core's own path, errors included (a method is then called again there: these are
+plain reads of the object).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 from graphql import (
+    GraphQLField,
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -30,7 +35,7 @@ __all__ = ["Executor"]
 
 
 class _Read(NamedTuple):
-    """A field answered by reading: its resolver (called without info) and its leaf type."""
+    """A field answered by reading: how (called without info) and its leaf type."""
 
     resolve: Callable[..., Any]
     leaf: GraphQLLeafType
@@ -47,14 +52,31 @@ def _read(parent: GraphQLObjectType, name: str, grouped: GroupedFieldSet) -> _Re
     field = parent.fields.get(node.name.value)
     if field is None or field.args or node.arguments:
         return None
-    if not getattr(field.resolve, "_is_default", False):  # Strawberry's basic fields
+    resolve = _reader(field)
+    if resolve is None:
         return None
     kind, non_null = field.type, False
     if isinstance(kind, GraphQLNonNull):
         kind, non_null = kind.of_type, True
     if not is_leaf_type(kind):
         return None
-    return _Read(field.resolve, kind, non_null)
+    return _Read(resolve, kind, non_null)
+
+
+def _reader(field: GraphQLField) -> Callable[[Any, Any], Any] | None:
+    """``(source, info)`` -> the field's value without Strawberry's wrapper: its basic fields'
+    own resolver; a sync method taking only ``self`` with no field extension, called directly
+    (Strawberry would pass it the source alone); else None."""
+    if getattr(field.resolve, "_is_default", False):
+        return field.resolve
+    definition = (field.extensions or {}).get("strawberry-definition")
+    resolver = getattr(definition, "base_resolver", None)
+    if resolver is None or definition is None or definition.extensions or resolver.is_async:
+        return None
+    if resolver.self_parameter is None or len(resolver.signature.parameters) != 1:
+        return None
+    method = resolver.wrapped_func
+    return lambda source, _info: method(source)
 
 
 class Executor(StrawberryGraphQLCoreExecutionContext):
