@@ -49,6 +49,9 @@ REDIS_TIMEOUT_SECONDS = 0.2
 # copied into a replica's LRU) or the current one (not copied, see the module docstring).
 _CLOSED = b"c"
 _CURRENT = b"o"
+# One encoder: json.dumps with separators builds a JSONEncoder per call (a read-ahead stores
+# 10,000 values at once).
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +75,13 @@ FLIGHT_BACKOFF_SECONDS = 300.0
 
 @dataclass(frozen=True)
 class InFlight:
-    """A computation under way for ``learners``; its task answers a mapping."""
+    """A computation under way for ``learners``; its task answers a mapping. ``parts``, when
+    given, are pieces of it done one after the other: their learners, and a future answering
+    their mapping as soon as that piece is done (cancelled if the task ends first)."""
 
     learners: frozenset[int]
     task: asyncio.Task[Any]
+    parts: tuple[tuple[frozenset[int], asyncio.Future[Any]], ...] = ()
 
 
 class Flights:
@@ -106,16 +112,20 @@ class Flights:
         *,
         label: str,
         finally_: Callable[[], None] = lambda: None,
+        parts: tuple[tuple[frozenset[int], asyncio.Future[Any]], ...] = (),
     ) -> InFlight:
         """Run ``work`` as a task of its own (in a context of its own: its statements are not
-        the starting request's); ``finally_`` runs when it ends, however it ends."""
+        the starting request's); ``finally_`` runs when it ends, however it ends. ``work``
+        answers ``parts``' futures; those it left unanswered are cancelled when it ends."""
         task = asyncio.get_running_loop().create_task(
             work, name=label, context=contextvars.Context()
         )
-        flight = InFlight(learners, task)
+        flight = InFlight(learners, task, parts)
         self.running[key] = flight
 
         def done(task: asyncio.Task[Any]) -> None:
+            for _, future in parts:
+                future.cancel()  # no-op for those answered
             finally_()
             if self.running.get(key) is flight:
                 del self.running[key]
@@ -263,7 +273,7 @@ class MonthCache:
         for key, value in items.items():
             is_closed = closed(key)
             if is_closed or self._current_ttl > 0:
-                to_store.append((key, is_closed, json.dumps(value, separators=(",", ":"))))
+                to_store.append((key, is_closed, _ENCODE(value)))
         if not to_store:
             return
         stored: set[MonthKey] = set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -66,6 +66,18 @@ def in_read_ahead() -> bool:
     return task is not None and task.get_name().startswith("read-ahead")
 
 
+def read_ahead_fails(monkeypatch: pytest.MonkeyPatch, when: Callable[[Any], bool]) -> None:
+    """Read-aheads lose the database when computing ``pairs`` for which ``when`` holds."""
+    real = activity._compute
+
+    async def compute(ctx: Any, pairs: Any, wanted: Any) -> Any:
+        if in_read_ahead() and when(pairs):
+            raise ConnectionResetError("the database went away")
+        return await real(ctx, pairs, wanted)
+
+    monkeypatch.setattr(activity, "_compute", compute)
+
+
 @pytest.fixture
 def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[asyncio.Event]:
     """Read-aheads wait for the gate to open before computing (requests never do)."""
@@ -110,10 +122,11 @@ async def test_a_batch_of_learners_being_read_ahead_waits_for_them(
     async with moodle.request() as ctx:
         first = await monthly_activity(ctx, learners[:100], [OCTOBER])
         # Nothing has awaited since the read-ahead was started: it has not run yet.
-        assert len(cache.flights.running) == 1
+        (flight,) = cache.flights.running.values()
         second = await monthly_activity(ctx, learners[100:], [OCTOBER])
     check(first, expected, learners[:100])
     check(second, expected, learners[100:])
+    await flight.task  # (the second call had its part's answer, maybe before the task ended)
     assert cache.flights.running == {}
     # The second call's 120 learners were misses in the cache when it asked, and it took them
     # from the read-ahead: 100 + 120 results stored, not 120 more of its own.
@@ -138,6 +151,67 @@ async def test_a_few_learners_or_others_do_not_wait_for_a_read_ahead(
     assert list(cache.flights.running.values()) == [flight]
     gate.set()
     await flight.task
+
+
+async def test_a_read_ahead_answers_each_part_as_it_is_done(
+    site: Site, moodle_with: MakeMoodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-ahead goes READ_AHEAD_PART learners at a time: a page waiting for the first part
+    answers while the next parts are still to be read."""
+    expected = await october_learners(site, 400)
+    learners = sorted(expected)
+    monkeypatch.setattr(activity, "READ_AHEAD_PART", 100)
+    later = asyncio.Event()
+    real = activity._compute
+
+    async def compute(ctx: Any, pairs: Any, wanted: Any) -> Any:
+        if in_read_ahead() and pairs[0][0] != learners[100]:
+            await later.wait()  # every part after the first is held
+        return await real(ctx, pairs, wanted)
+
+    monkeypatch.setattr(activity, "_compute", compute)
+    moodle, cache = cached(moodle_with, read_ahead_learners=300)
+    await october(moodle, learners[:100])
+    (flight,) = cache.flights.running.values()
+    assert [sorted(part) for part, _ in flight.parts] == [
+        learners[100:200],
+        learners[200:300],
+        learners[300:400],
+    ]
+    second = await asyncio.wait_for(october(moodle, learners[100:200]), 30)
+    check(second, expected, learners[100:200])
+    # Answered by the first part (waited for, or already in the cache), not computed again:
+    # 100 + 100 stored; the other parts still held.
+    assert not flight.task.done()
+    assert cache.stats.sets == 200
+    later.set()
+    check(await october(moodle, learners[200:400]), expected, learners[200:400])
+    await flight.task
+    assert cache.stats.sets == 400
+    assert cache.flights.running == {}
+
+
+async def test_a_read_ahead_failing_midway_keeps_the_parts_it_answered(
+    site: Site,
+    moodle_with: MakeMoodle,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    expected = await october_learners(site, 300)
+    learners = sorted(expected)
+    monkeypatch.setattr(activity, "READ_AHEAD_PART", 100)
+    read_ahead_fails(monkeypatch, lambda pairs: pairs[0][0] != learners[100])
+    moodle, cache = cached(moodle_with, read_ahead_learners=200)
+    async with moodle.request() as ctx:
+        await monthly_activity(ctx, learners[:100], [OCTOBER])
+        (flight,) = cache.flights.running.values()
+        second = await monthly_activity(ctx, learners[100:300], [OCTOBER])
+    check(second, expected, learners[100:300])
+    await asyncio.gather(flight.task, return_exceptions=True)
+    # The page's 100, the read-ahead's first part, and the second call's own 100 (the part
+    # that failed): not the 200 the second call asked.
+    assert cache.stats.sets == 300
+    assert "read-ahead of 2026-10 failed: ConnectionResetError" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -183,14 +257,7 @@ async def test_a_failed_read_ahead_is_logged_its_learners_computed_and_not_retri
 ) -> None:
     expected = await october_learners(site, 320)
     learners = sorted(expected)
-    real = activity._compute
-
-    async def compute(ctx: Any, pairs: Any, wanted: Any) -> Any:
-        if in_read_ahead():
-            raise ConnectionResetError("the database went away")
-        return await real(ctx, pairs, wanted)
-
-    monkeypatch.setattr(activity, "_compute", compute)
+    read_ahead_fails(monkeypatch, lambda pairs: True)
     moodle, cache = cached(moodle_with, read_ahead_learners=100)
     async with moodle.request() as ctx:
         await monthly_activity(ctx, learners[:100], [OCTOBER])

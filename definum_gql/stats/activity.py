@@ -11,7 +11,10 @@ learner then costs about one pass over the month instead of one per page. Where 
 month's whole range of the table anyway (:func:`_one_pass`), the following learners go into the
 same statement; elsewhere they are computed after the answer, in the background on a connection
 of its own, and a request wanting learners being read ahead waits for them rather than
-computing them again.
+computing them again. That computation goes READ_AHEAD_PART learners at a time, each part
+answered as it is done: the next page waits for its own part, and the pages after it are
+answered while the following parts are read (the database's work and the pages' Python
+overlap instead of taking turns).
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from definum_gql.moodle.site import RequestContext
 from definum_gql.stats.listing import UserFilter, list_users
 from definum_gql.stats.months import Month
 from definum_gql.stats.timespent import Algorithm, TimeSpent, folded_trails
+
+#: Learners per part of a read-ahead (four pages of 500; each part one batch statement).
+READ_AHEAD_PART = 2000
 
 if TYPE_CHECKING:  # the cache (and redis) are imported only where a cache is configured
     from definum_gql.cache import MonthCache
@@ -88,10 +94,12 @@ async def learner_months(
     if cache is not None and missing:
         from definum_gql.cache import MonthKey
 
+        variants = [(a, _variant(ctx, a)) for a in wanted]
+        names = {m: str(m) for m in months}
         keys = {
-            MonthKey("activity", uid, str(m), _variant(ctx, a)): (uid, m, a)
+            MonthKey("activity", uid, names[m], variant): (uid, m, a)
             for uid, m in missing
-            for a in wanted
+            for a, variant in variants
         }
         hits = await cache.get_many(list(keys))
         partial: dict[tuple[int, Month], dict[Algorithm, TimeSpent]] = {}
@@ -197,12 +205,15 @@ async def _store(
 ) -> None:
     from definum_gql.cache import MonthKey
 
+    # Per month and algorithm, not per learner: a read-ahead stores 10,000 learners at once.
+    variants = [(a, _variant(ctx, a)) for a in wanted]
+    names = {m: str(m) for m in {m for _, m in computed}}
     items = {
-        MonthKey("activity", uid, str(m), _variant(ctx, a)): _encode(result.logins, result.spent[a])
+        MonthKey("activity", uid, names[m], variant): _encode(result.logins, result.spent[a])
         for (uid, m), result in computed.items()
-        for a in wanted
+        for a, variant in variants
     }
-    closed_months = {str(m) for _, m in computed if _closed(ctx, m)}
+    closed_months = {name for m, name in names.items() if _closed(ctx, m)}
     await cache.set_many(items, closed=lambda key: key.month in closed_months)
 
 
@@ -230,15 +241,21 @@ async def _join_read_ahead(
         covered = [pair for pair in missing if pair[1] == month and pair[0] in flight.learners]
         if len(covered) < BATCH_LEARNERS:
             continue
+        ids = {uid for uid, _ in covered}
+        # Only the parts holding these learners (the whole task when it has no parts).
+        awaited = [f for learners, f in flight.parts if not learners.isdisjoint(ids)]
+        done: dict[tuple[int, Month], LearnerMonth] = {}
         try:
-            # Shielded: a request that goes away does not stop what others wait for.
-            done = await asyncio.shield(flight.task)
+            for part in awaited or [flight.task]:
+                # Shielded: a request that goes away does not stop what others wait for.
+                done.update(await asyncio.shield(part))
         except asyncio.CancelledError:
             if _being_cancelled():
                 raise
-            continue  # the read-ahead was stopped (the cache closed): computed here instead
+            # The read-ahead was stopped (the cache closed) or failed before this part: what
+            # it answered is kept, the rest computed here.
         except Exception:
-            continue
+            pass
         joined.update((pair, done[pair]) for pair in covered if pair in done)
     return joined
 
@@ -270,12 +287,20 @@ async def _read_ahead(
     if db.raw and not spare:  # SQLAlchemy's own pools (SQLite) keep no spare budget
         return
 
+    loop = asyncio.get_running_loop()
+    chunks = [following[i : i + READ_AHEAD_PART] for i in range(0, len(following), READ_AHEAD_PART)]
+    parts = tuple((frozenset(chunk), loop.create_future()) for chunk in chunks)
+
     async def run() -> dict[tuple[int, Month], LearnerMonth]:
         reader = db.reader()
         try:
             own = dataclasses.replace(ctx, reader=reader)
-            result = await _compute(own, [(uid, month) for uid in following], wanted)
-            await _store(own, cache, result, wanted)
+            result: dict[tuple[int, Month], LearnerMonth] = {}
+            for chunk, (_, answered) in zip(chunks, parts, strict=True):
+                computed = await _compute(own, [(uid, month) for uid in chunk], wanted)
+                await _store(own, cache, computed, wanted)
+                answered.set_result(computed)
+                result.update(computed)
             return result
         finally:
             await reader.close()
@@ -286,6 +311,7 @@ async def _read_ahead(
         run(),
         label=f"read-ahead of {month}",
         finally_=lambda: db.give_back_spares(spare),
+        parts=parts,
     )
 
 
