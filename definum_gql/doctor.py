@@ -24,7 +24,7 @@ from definum_gql.moodle.site import (
     DatabaseReadError,
     DatabaseUnavailable,
     Moodle,
-    mysql_table,
+    log_indexed_by_learner,
     table_exists,
 )
 
@@ -309,32 +309,20 @@ async def _log_size(report: Report, reader: Reader, settings: Settings) -> None:
 
 
 async def _index(report: Report, reader: Reader, settings: Settings) -> None:
-    prefix = settings.table_prefix
-    table = prefix + "logstore_standard_log"
+    table = settings.table_prefix + "logstore_standard_log"
     backend = reader.database.backend
+    has = await log_indexed_by_learner(reader, table)
     if backend == "postgresql":
-        definitions = [
-            str(r[0])
-            for r in await reader.execute(
-                text("SELECT indexdef FROM pg_indexes WHERE tablename = :t").bindparams(t=table)
-            )
-        ]
-        has = any(re.search(r"\(userid, timecreated\b", d) for d in definitions)
         create = (
             f"CREATE INDEX CONCURRENTLY {INDEX_NAME} ON {table}"
             " (userid, timecreated, id) INCLUDE (action, target, courseid, origin, realuserid);"
         )
     elif backend == "mysql":
-        indexes = (await mysql_table(reader, table)).indexes
-        has = any(c[:2] == ["userid", "timecreated"] for c in indexes.values())
         create = (
             f"CREATE INDEX {INDEX_NAME} ON {table}"
             " (userid, timecreated, id, action, target, courseid, origin, realuserid);"
         )
     else:
-        sql = "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"
-        definitions = [str(r[0] or "") for r in await reader.execute(text(sql).bindparams(t=table))]
-        has = any(re.search(r"\(\s*userid\s*,\s*timecreated\b", d) for d in definitions)
         create = f"CREATE INDEX {INDEX_NAME} ON {table} (userid, timecreated, id);"
     if has:
         report.add("index", Status.OK, "the log has an index on (userid, timecreated)")

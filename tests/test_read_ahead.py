@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from definum_gql.cache import MonthCache
 from definum_gql.moodle.queries import statements
@@ -64,6 +65,54 @@ def in_read_ahead() -> bool:
     """Whether the running task is a read-ahead (cache.Flights names them so)."""
     task = asyncio.current_task()
     return task is not None and task.get_name().startswith("read-ahead")
+
+
+LOG = "mdl_logstore_standard_log"
+
+
+async def _index(site: Site, name: str, columns: str) -> None:
+    async with site.db.writer.begin() as conn:
+        await conn.execute(text(f"CREATE INDEX {name} ON {LOG} ({columns})"))
+
+
+async def _drop_index(site: Site, name: str) -> None:
+    on = f" ON {LOG}" if site.db.backend == "mariadb" else ""
+    async with site.db.writer.begin() as conn:
+        await conn.execute(text(f"DROP INDEX {name}{on}"))
+
+
+@pytest.fixture
+async def by_learner(site: Site) -> AsyncIterator[None]:
+    """The recommended index on the log, (userid, timecreated, id): a batch's cost then goes
+    with its learners, and read-aheads go in parts. (The test database's tables outlive the
+    test: the index is dropped after it.)"""
+    await _index(site, "definum_test_usetim_ix", "userid, timecreated, id")
+    try:
+        yield
+    finally:
+        await _drop_index(site, "definum_test_usetim_ix")
+
+
+async def test_the_learner_index_is_recognised(site: Site, moodle_with: MakeMoodle) -> None:
+    async def seen() -> bool:
+        moodle = moodle_with()
+        try:
+            async with moodle.request() as ctx:
+                return ctx.statements.log_by_learner
+        finally:
+            await moodle.dispose()
+
+    assert not await seen()  # Moodle's own indexes: none starts with (userid, timecreated)
+    await _index(site, "definum_test_timuse_ix", "timecreated, userid")
+    try:
+        assert not await seen()
+        await _index(site, "definum_test_usetim_ix", "userid, timecreated, id")
+        try:
+            assert await seen()
+        finally:
+            await _drop_index(site, "definum_test_usetim_ix")
+    finally:
+        await _drop_index(site, "definum_test_timuse_ix")
 
 
 def read_ahead_fails(monkeypatch: pytest.MonkeyPatch, when: Callable[[Any], bool]) -> None:
@@ -153,11 +202,12 @@ async def test_a_few_learners_or_others_do_not_wait_for_a_read_ahead(
     await flight.task
 
 
+@pytest.mark.usefixtures("by_learner")
 async def test_a_read_ahead_answers_each_part_as_it_is_done(
     site: Site, moodle_with: MakeMoodle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A read-ahead goes READ_AHEAD_PART learners at a time: a page waiting for the first part
-    answers while the next parts are still to be read."""
+    """With the learner index, a read-ahead goes READ_AHEAD_PART learners at a time: a page
+    waiting for the first part answers while the next parts are still to be read."""
     expected = await october_learners(site, 400)
     learners = sorted(expected)
     monkeypatch.setattr(activity, "READ_AHEAD_PART", 100)
@@ -191,6 +241,23 @@ async def test_a_read_ahead_answers_each_part_as_it_is_done(
     assert cache.flights.running == {}
 
 
+async def test_without_the_learner_index_a_read_ahead_is_one_part(
+    site: Site, moodle_with: MakeMoodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without it, each part would read the month's range of the table again."""
+    expected = await october_learners(site, 400)
+    learners = sorted(expected)
+    monkeypatch.setattr(activity, "READ_AHEAD_PART", 100)
+    moodle, cache = cached(moodle_with, read_ahead_learners=300)
+    await october(moodle, learners[:100])
+    (flight,) = cache.flights.running.values()
+    assert [sorted(part) for part, _ in flight.parts] == [learners[100:400]]
+    await flight.task
+    check(await october(moodle, learners[100:400]), expected, learners[100:400])
+    assert cache.stats.hits == 300
+
+
+@pytest.mark.usefixtures("by_learner")
 async def test_a_read_ahead_failing_midway_keeps_the_parts_it_answered(
     site: Site,
     moodle_with: MakeMoodle,

@@ -73,9 +73,9 @@ async def test_a_rest_call_is_one_statement_once_site_and_token_are_known(
     assert response.json()["numbadges"] == 1
     assert response.json()["loginsinmonth"] == 1
     # The first call also read the site configuration (config, config_plugins, whether
-    # auth_oidc is installed; on MariaDB the log's indexes, and whether it takes the hint naming
-    # them) and the token with its owner, capability and service.
-    once = 6 if database.backend == "mariadb" else 4
+    # auth_oidc is installed; the log's indexes, and on MariaDB whether it takes the hint
+    # naming them) and the token with its owner, capability and service.
+    once = 6 if database.backend == "mariadb" else 5
     assert len(first.statements) == len(counter.statements) + once
     assert len(first.reading("mdl_external_tokens")) == 1
     log_reads = counter.reading("mdl_logstore_standard_log")

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -255,14 +255,21 @@ class Moodle:
     async def _read_site(self, reader: Reader) -> None:
         self._site = await read_site_config(reader, self.statements)
         self._site_read_at = time.monotonic()
+        # With the configuration, the log's indexes (one dropped or renamed since is then
+        # forgotten within site_cache_seconds): which of them MariaDB must be kept from, and
+        # whether a batch reads each learner's rows (stats.activity's read-ahead parts).
+        log = self.statements.tables.logstore_standard_log.name
+        few: tuple[str, ...] = ()
+        many: tuple[str, ...] = ()
         if self.db.backend == "mysql":
-            # With the configuration: which of the log's indexes MariaDB must be kept from (an
-            # index dropped or renamed since is then forgotten within site_cache_seconds).
             if self._hidden_column is None:
                 self._hidden_column = (await hidden_index_column(reader)) or ""
-            tables = self.statements.tables
-            few, many = await _ignorable_log_indexes(reader, tables, self._hidden_column)
-            self.statements = statements(self.settings.table_prefix, few, many)
+            facts = await _mysql_log(reader, log, self._hidden_column)
+            few, many = _ignorable_log_indexes(facts)
+            by_learner = facts is not None and by_learner_index(facts.indexes.values())
+        else:
+            by_learner = await log_indexed_by_learner(reader, log)
+        self.statements = statements(self.settings.table_prefix, few, many, by_learner)
 
     def timezone(self, site: SiteConfig, override: str | None = None) -> ZoneInfo:
         """The site timezone: a per-call override, our setting, forcetimezone, timezone, UTC.
@@ -388,18 +395,55 @@ async def mysql_table(reader: Reader, table: str, hidden: str | None = None) -> 
     return MysqlTable(indexes, outgrows)
 
 
-async def _ignorable_log_indexes(
-    reader: Reader, tables: MoodleTables, hidden: str | None
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The log's indexes MariaDB statements for a few learners, and for many, are to ignore
-    (none when they cannot be read: it is only an optimisation)."""
+async def _mysql_log(reader: Reader, log: str, hidden: str | None) -> MysqlTable | None:
+    """The log's facts on MariaDB/MySQL; None when they cannot be read (they only steer
+    optimisations)."""
     try:
-        facts = await mysql_table(reader, tables.logstore_standard_log.name, hidden)
+        return await mysql_table(reader, log, hidden)
     except DatabaseReadError as exc:
         logger.info("the log's indexes are left to MariaDB: %s", exc)
+        return None
+
+
+def _ignorable_log_indexes(facts: MysqlTable | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The log's indexes MariaDB statements for a few learners, and for many, are to ignore."""
+    if facts is None:
         return (), ()
     few = userid_only_indexes(facts.indexes)
     return few, lookup_indexes(facts.indexes) if facts.outgrows_pool else few
+
+
+def by_learner_index(indexes: Iterable[Sequence[str]]) -> bool:
+    """Whether one of ``indexes`` (each its columns in order) starts with (userid,
+    timecreated): the recommended index, through which a batch reads each learner's month."""
+    return any([c.lower() for c in columns[:2]] == ["userid", "timecreated"] for columns in indexes)
+
+
+async def log_indexed_by_learner(reader: Reader, log: str) -> bool:
+    """Whether the log table ``log`` has an index starting with (userid, timecreated)."""
+    backend = reader.database.backend
+    if backend == "postgresql":
+        # Key columns and INCLUDE columns alike, in order (indkey lists both).
+        query = text(
+            "SELECT x.indexrelid, a.attname FROM pg_index x"
+            " JOIN pg_class t ON t.oid = x.indrelid"
+            " CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n)"
+            " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum"
+            " WHERE t.relname = :t AND t.relnamespace = current_schema()::regnamespace"
+            " ORDER BY x.indexrelid, k.n"
+        )
+    elif backend == "mysql":
+        facts = await mysql_table(reader, log)
+        return by_learner_index(facts.indexes.values())
+    else:
+        query = text(
+            "SELECT m.name, i.name FROM sqlite_master m, pragma_index_info(m.name) i"
+            " WHERE m.type = 'index' AND m.tbl_name = :t ORDER BY m.name, i.seqno"
+        )
+    columns: dict[object, list[str]] = {}
+    for index, column in await reader.execute(query.bindparams(t=log)):
+        columns.setdefault(index, []).append(str(column))
+    return by_learner_index(columns.values())
 
 
 async def table_exists(reader: Reader, name: str) -> bool:

@@ -11,8 +11,9 @@ learner then costs about one pass over the month instead of one per page. Where 
 month's whole range of the table anyway (:func:`_one_pass`), the following learners go into the
 same statement; elsewhere they are computed after the answer, in the background on a connection
 of its own, and a request wanting learners being read ahead waits for them rather than
-computing them again. That computation goes READ_AHEAD_PART learners at a time, each part
-answered as it is done: the next page waits for its own part, and the pages after it are
+computing them again. Where the log has an index on (userid, timecreated), so that a batch
+costs what its learners' rows cost, that computation goes READ_AHEAD_PART learners at a time,
+each part answered as it is done: the next page waits for its own part, and the pages after it are
 answered while the following parts are read (the database's work and the pages' Python
 overlap instead of taking turns).
 """
@@ -288,7 +289,10 @@ async def _read_ahead(
         return
 
     loop = asyncio.get_running_loop()
-    chunks = [following[i : i + READ_AHEAD_PART] for i in range(0, len(following), READ_AHEAD_PART)]
+    # In parts only where a batch's cost goes with its learners; elsewhere each part would read
+    # the month's range again (PostgreSQL without the index: every learner paged 3.5 -> 5.5 s).
+    size = READ_AHEAD_PART if ctx.statements.log_by_learner else len(following)
+    chunks = [following[i : i + size] for i in range(0, len(following), size)]
     parts = tuple((frozenset(chunk), loop.create_future()) for chunk in chunks)
 
     async def run() -> dict[tuple[int, Month], LearnerMonth]:
