@@ -280,6 +280,18 @@ class Site:
             **values,
         )
 
+    async def index(
+        self, name: str, columns: str, table: str = "mdl_logstore_standard_log"
+    ) -> None:
+        """Create an index (the test database's tables outlive the test: drop it after)."""
+        async with self.db.writer.begin() as conn:
+            await conn.execute(text(f"CREATE INDEX {name} ON {table} ({columns})"))
+
+    async def drop_index(self, name: str, table: str = "mdl_logstore_standard_log") -> None:
+        on = f" ON {table}" if self.db.backend == "mariadb" else ""
+        async with self.db.writer.begin() as conn:
+            await conn.execute(text(f"DROP INDEX {name}{on}"))
+
     async def count(self, table: Table) -> int:
         async with self.db.writer.connect() as conn:
             return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())

@@ -78,6 +78,17 @@ async def site(database: TestDatabase) -> Site:
 
 
 @pytest.fixture
+async def by_learner(site: Site) -> AsyncIterator[None]:
+    """The recommended index on the log, (userid, timecreated, id): batches then read each
+    learner's rows through it (Statements.log_by_learner). Dropped after the test."""
+    await site.index("definum_test_usetim_ix", "userid, timecreated, id")
+    try:
+        yield
+    finally:
+        await site.drop_index("definum_test_usetim_ix")
+
+
+@pytest.fixture
 def frozen_now() -> int:
     return NOW
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from definum_gql.cache import MonthCache
 from definum_gql.moodle.queries import statements
@@ -67,32 +66,6 @@ def in_read_ahead() -> bool:
     return task is not None and task.get_name().startswith("read-ahead")
 
 
-LOG = "mdl_logstore_standard_log"
-
-
-async def _index(site: Site, name: str, columns: str) -> None:
-    async with site.db.writer.begin() as conn:
-        await conn.execute(text(f"CREATE INDEX {name} ON {LOG} ({columns})"))
-
-
-async def _drop_index(site: Site, name: str) -> None:
-    on = f" ON {LOG}" if site.db.backend == "mariadb" else ""
-    async with site.db.writer.begin() as conn:
-        await conn.execute(text(f"DROP INDEX {name}{on}"))
-
-
-@pytest.fixture
-async def by_learner(site: Site) -> AsyncIterator[None]:
-    """The recommended index on the log, (userid, timecreated, id): a batch's cost then goes
-    with its learners, and read-aheads go in parts. (The test database's tables outlive the
-    test: the index is dropped after it.)"""
-    await _index(site, "definum_test_usetim_ix", "userid, timecreated, id")
-    try:
-        yield
-    finally:
-        await _drop_index(site, "definum_test_usetim_ix")
-
-
 async def test_the_learner_index_is_recognised(site: Site, moodle_with: MakeMoodle) -> None:
     async def seen() -> bool:
         moodle = moodle_with()
@@ -103,16 +76,16 @@ async def test_the_learner_index_is_recognised(site: Site, moodle_with: MakeMood
             await moodle.dispose()
 
     assert not await seen()  # Moodle's own indexes: none starts with (userid, timecreated)
-    await _index(site, "definum_test_timuse_ix", "timecreated, userid")
+    await site.index("definum_test_timuse_ix", "timecreated, userid")
     try:
         assert not await seen()
-        await _index(site, "definum_test_usetim_ix", "userid, timecreated, id")
+        await site.index("definum_test_usetim_ix", "userid, timecreated, id")
         try:
             assert await seen()
         finally:
-            await _drop_index(site, "definum_test_usetim_ix")
+            await site.drop_index("definum_test_usetim_ix")
     finally:
-        await _drop_index(site, "definum_test_timuse_ix")
+        await site.drop_index("definum_test_timuse_ix")
 
 
 def read_ahead_fails(monkeypatch: pytest.MonkeyPatch, when: Callable[[Any], bool]) -> None:

@@ -35,6 +35,7 @@ from definum_gql.stats.timespent import (
 )
 from tests import timespent_reference as ref
 from tests.builders import NOW, Site
+from tests.graphql_support import StatementCounter
 
 PARIS = ZoneInfo("Europe/Paris")
 P = UseStatsParams(threshold=3600, lastpingcredit=900, enrolmentfilter=False)
@@ -583,6 +584,60 @@ async def test_parts_take_only_spare_connections_and_answer_alike_without(
         finally:
             db.spare_limit = limit
     assert alongside == in_turn == {u: [expected] for u in users}
+
+
+async def test_with_the_learner_index_a_batch_is_read_in_parts_with_the_same_answers(
+    site: Site, moodle: Moodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """folded_trails' row read (both algorithms: PostgreSQL too reads rows then) is cut into
+    WINDOW_PARTS id runs on spare connections where the log has (userid, timecreated)."""
+    monkeypatch.setattr(timespent, "WINDOW_LEARNERS", 4)
+    users = [await site.user() for _ in range(5)]
+    for n, user in enumerate(users):
+        await site.login(user, DAY + n)  # lap 100 + 10n to the next row
+        await site.log(user, DAY + n + 100 + 10 * n, courseid=n)  # the last row: C = 900
+    us, ded = Algorithm.USE_STATS, Algorithm.DEDICATION
+
+    async def read(new: bool) -> tuple[dict[int, list[Trail]], int]:
+        fresh = Moodle.from_settings(moodle.settings, clock=lambda: float(NOW))
+        try:
+            with StatementCounter(fresh) as counter:
+                async with fresh.request() as ctx:
+                    assert ctx.statements.log_by_learner is new
+                    found = await folded_trails(ctx, users, [NOV], (us, ded), params=P)
+            return found, len(counter.reading("mdl_logstore_standard_log"))
+        finally:
+            await fresh.dispose()
+
+    plain, one = await read(False)
+    await site.index("definum_test_usetim_ix", "userid, timecreated, id")
+    try:
+        parted, parts = await read(True)
+    finally:
+        await site.drop_index("definum_test_usetim_ix")
+    assert parted == plain
+    assert plain[users[2]] == [
+        Trail(1, {us: TimeSpent(1020, {0: 120, 2: 900}, 1), ded: TimeSpent(0, {}, 1)})
+    ]
+    # SQLite's pool spares no connection: one statement there.
+    assert (one, parts) == (1, 1 if moodle.db.backend == "sqlite" else timespent.WINDOW_PARTS)
+
+
+def test_only_a_covering_learner_index_counts_where_the_pool_cannot_hold_the_log() -> None:
+    from definum_gql.moodle.site import by_learner_index
+
+    moodle_own = [
+        ["userid", "contextlevel", "contextinstanceid", "crud", "edulevel", "timecreated"]
+    ]
+    short = [*moodle_own, ["userid", "timecreated", "id"]]
+    wide = [*moodle_own, ["USERID", "TIMECREATED", "ID", "action", "target", "courseid"]]
+    wide[-1] += ["origin", "realuserid"]
+    assert not by_learner_index(moodle_own)
+    assert not by_learner_index([["timecreated", "userid"]])
+    assert by_learner_index(short)
+    assert by_learner_index(wide)
+    assert not by_learner_index(short, covering=True)
+    assert by_learner_index(wide, covering=True)
 
 
 def test_a_window_statement_of_one_shape_differs_only_in_its_named_parameters() -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from definum_gql.config import Settings
 from definum_gql.moodle.engine import create_reader_engine
 from definum_gql.moodle.queries import (
+    TRAIL_COLUMNS,
     Statements,
     lookup_indexes,
     statements,
@@ -266,7 +267,11 @@ class Moodle:
                 self._hidden_column = (await hidden_index_column(reader)) or ""
             facts = await _mysql_log(reader, log, self._hidden_column)
             few, many = _ignorable_log_indexes(facts)
-            by_learner = facts is not None and by_learner_index(facts.indexes.values())
+            # A log the buffer pool cannot hold: only an index holding every column a trail
+            # reads spares a page read per row.
+            by_learner = facts is not None and by_learner_index(
+                facts.indexes.values(), covering=facts.outgrows_pool
+            )
         else:
             by_learner = await log_indexed_by_learner(reader, log)
         self.statements = statements(self.settings.table_prefix, few, many, by_learner)
@@ -413,10 +418,15 @@ def _ignorable_log_indexes(facts: MysqlTable | None) -> tuple[tuple[str, ...], t
     return few, lookup_indexes(facts.indexes) if facts.outgrows_pool else few
 
 
-def by_learner_index(indexes: Iterable[Sequence[str]]) -> bool:
+def by_learner_index(indexes: Iterable[Sequence[str]], covering: bool = False) -> bool:
     """Whether one of ``indexes`` (each its columns in order) starts with (userid,
-    timecreated): the recommended index, through which a batch reads each learner's month."""
-    return any([c.lower() for c in columns[:2]] == ["userid", "timecreated"] for columns in indexes)
+    timecreated), and when ``covering``, holds every column of :data:`TRAIL_COLUMNS`: the
+    recommended index, through which a batch reads each learner's month."""
+    for columns in indexes:
+        names = [c.lower() for c in columns]
+        if names[:2] == ["userid", "timecreated"] and (not covering or set(names) >= TRAIL_COLUMNS):
+            return True
+    return False
 
 
 async def log_indexed_by_learner(reader: Reader, log: str) -> bool:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from definum_gql.moodle.queries import BATCH_LEARNERS
-from definum_gql.moodle.reader import DatabaseReadError, DatabaseUnavailable, QueryTimeout
+from definum_gql.moodle.reader import CHUNK, DatabaseReadError, DatabaseUnavailable, QueryTimeout
 from definum_gql.moodle.site import RequestContext
 from definum_gql.stats.listing import UserFilter, list_users
 from definum_gql.stats.months import Month
@@ -292,6 +292,8 @@ async def _read_ahead(
     # In parts only where a batch's cost goes with its learners; elsewhere each part would read
     # the month's range again (PostgreSQL without the index: every learner paged 3.5 -> 5.5 s).
     size = READ_AHEAD_PART if ctx.statements.log_by_learner else len(following)
+    if db.backend != "postgresql":
+        size = min(size, CHUNK)  # more: the month's range again (timespent.folded_trails)
     chunks = [following[i : i + size] for i in range(0, len(following), size)]
     parts = tuple((frozenset(chunk), loop.create_future()) for chunk in chunks)
 
