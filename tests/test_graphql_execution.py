@@ -68,9 +68,7 @@ class Leaf:
     def asked(self, info: strawberry.Info) -> str:
         return info.field_name
 
-    @strawberry.field(extensions=[Negate()])
-    def negated(self) -> int:
-        return self.n
+    negated: int = strawberry.field(resolver=lambda self: self.n, extensions=[Negate()])
 
 
 @strawberry.type
