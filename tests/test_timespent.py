@@ -623,6 +623,30 @@ async def test_with_the_learner_index_a_batch_is_read_in_parts_with_the_same_ans
     assert (one, parts) == (1, 1 if moodle.db.backend == "sqlite" else timespent.WINDOW_PARTS)
 
 
+def test_rows_learner_after_learner_or_interleaved_fold_alike() -> None:
+    """A batch's rows come learner after learner (folded with the learner's state in locals);
+    a learner met again later carries on from where it was, as the row by row fold does."""
+    a, b = 11, 12
+    # (user, t, course, logout, counted, login, id), each user's rows in time order.
+    rows_a = [(a, DAY, 0, 0, 1, 1, 1), (a, DAY + 100, 5, 0, 1, 0, 2), (a, DAY + 300, 5, 0, 1, 0, 3)]
+    rows_b = [(b, DAY + 50, 0, 0, 1, 1, 4), (b, DAY + 5000, 0, 1, 1, 0, 5)]
+    interleaved = [rows_a[0], rows_b[0], rows_a[1], rows_b[1], rows_a[2]]
+    plan = timespent._plan([NOV], NOW)
+    calendar = timespent._calendar(PARIS, plan.low, plan.high)
+    us = Algorithm.USE_STATS
+    # a: laps 100 (site) and 200 (course 5), then the credit 900 on course 5; one login, one
+    # day. b: its next row is past the threshold, so the credit, min(900, now - t); then a
+    # logout, which earns nothing.
+    expected = {
+        a: [Trail(1, {us: TimeSpent(1200, {0: 100, 5: 1100}, 1)})],
+        b: [Trail(1, {us: TimeSpent(900, {0: 900}, 1)})],
+    }
+    for rows in (rows_a + rows_b, interleaved):
+        one = timespent._OneRange(0, *NOV, {}, P, NOW, calendar)
+        one.feed_by_learner(rows)
+        assert one.into(timespent._no_trails([a, b], [NOV], [us])) == expected
+
+
 def test_only_a_covering_learner_index_counts_where_the_pool_cannot_hold_the_log() -> None:
     from definum_gql.moodle.site import by_learner_index
 

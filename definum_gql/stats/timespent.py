@@ -596,7 +596,7 @@ def fold_trails(
         return result
     one = _one_range(plan, algorithms, enrolment_starts, params, tz, now)
     if one is not None:
-        one.feed(rows)
+        one.feed_by_learner(rows)
         return one.into(result)
     empty = {a: TimeSpent() for a in algorithms}
     kept = sorted(plan.ranges, key=lambda r: r[1])
@@ -692,6 +692,53 @@ class _OneRange:
             if t >= state[4]:
                 state[5] += 1
                 state[4] = end_of_day(t)
+
+    def feed_by_learner(self, rows: Iterable[Sequence[Any]]) -> None:
+        """:meth:`feed` for rows that come learner after learner (a batch's IN list, ordered by
+        user): each learner's state is kept in locals while its rows last, not looked up and
+        written back row by row. (A learner seen again later carries on from its state.)"""
+        start, end, enrolled, threshold = self.start, self.end, self.enrolled, self.threshold
+        credit, now = self.credit, self.now
+        logins, trails, end_of_day = self.logins, self.trails, self.end_of_day
+        user: Any = None
+        count, since, began = 0, -1, False
+        prev_t = prev_course = prev_logout = day_end = days = 0
+        by_course: dict[int, int] = {}
+        for userid, t, course, logout, counted, login, _ in rows:
+            if t < start or t >= end:
+                continue
+            if userid != user:
+                if began:
+                    trails[user] = [prev_t, prev_course, prev_logout, by_course, day_end, days]
+                if count:
+                    logins[user] = logins.get(user, 0) + count
+                user, count = userid, 0
+                since = enrolled.get(userid, -1) if enrolled else -1
+                state = trails.get(userid)
+                began = state is not None
+                if state is not None:
+                    prev_t, prev_course, prev_logout, by_course, day_end, days = state
+            if login:
+                count += 1
+            if not counted or t < since:
+                continue
+            if not began:
+                began, by_course, days = True, {}, 1
+                prev_t, prev_course, prev_logout, day_end = t, course, logout, end_of_day(t)
+                continue
+            if not prev_logout:
+                lap = t - prev_t
+                if lap > threshold:
+                    lap = min(credit, now - prev_t)
+                by_course[prev_course] = by_course.get(prev_course, 0) + lap
+            prev_t, prev_course, prev_logout = t, course, logout
+            if t >= day_end:
+                days += 1
+                day_end = end_of_day(t)
+        if began:
+            trails[user] = [prev_t, prev_course, prev_logout, by_course, day_end, days]
+        if count:
+            logins[user] = logins.get(user, 0) + count
 
     def into(self, result: dict[int, list[Trail]]) -> dict[int, list[Trail]]:
         """``result`` with the trail of each of its users who had a row, in this range."""
