@@ -69,6 +69,7 @@ class Leaf:
         return info.field_name
 
     negated: int = strawberry.field(resolver=lambda self: self.n, extensions=[Negate()])
+    negated_n: int = strawberry.field(extensions=[Negate()])  # no resolver: the attribute
 
 
 @strawberry.type
@@ -76,8 +77,8 @@ class Query:
     @strawberry.field
     def leaves(self) -> list[Leaf]:
         return [
-            Leaf(n=1, name="a", maybe=None, colour=Colour.RED, wide=1, missing=7),
-            Leaf(n=2, name="b", maybe=5, colour=Colour.BLUE, wide=2**40, missing=None),  # type: ignore[arg-type]
+            Leaf(n=1, name="a", maybe=None, colour=Colour.RED, wide=1, missing=7, negated_n=3),
+            Leaf(n=2, name="b", maybe=5, colour=Colour.BLUE, wide=2**40, missing=None, negated_n=4),  # type: ignore[arg-type]
         ]
 
 
@@ -148,13 +149,20 @@ def _field_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_only_fields_that_need_graphql_core_go_through_it(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _field_calls(monkeypatch)
-    answer = _run(Executor, "{ leaves { n name doubled label plus(k: 1) asked negated colour } }")
+    answer = _run(
+        Executor, "{ leaves { n name doubled label plus(k: 1) asked negated negatedN colour } }"
+    )
     # A method taking only self is read in place; arguments, info and extensions are not.
-    assert sorted(set(seen)) == ["Leaf.asked", "Leaf.negated", "Leaf.plus", "Query.leaves"]
-    assert [(x["doubled"], x["label"], x["negated"]) for x in answer["data"]["leaves"]] == [
-        (2, "RED", -1),
-        (4, "BLUE", -2),
+    assert sorted(set(seen)) == [
+        "Leaf.asked",
+        "Leaf.negated",
+        "Leaf.negatedN",
+        "Leaf.plus",
+        "Query.leaves",
     ]
+    assert [
+        (x["doubled"], x["label"], x["negated"], x["negatedN"]) for x in answer["data"]["leaves"]
+    ] == [(2, "RED", -1, -3), (4, "BLUE", -2, -4)]
 
 
 def test_a_method_that_raises_is_reported_by_graphql_core(monkeypatch: pytest.MonkeyPatch) -> None:

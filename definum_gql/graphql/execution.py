@@ -16,6 +16,7 @@ plain reads of the object).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
@@ -67,13 +68,18 @@ def _reader(field: GraphQLField) -> Callable[[Any, Any], Any] | None:
     """``(source, info)`` -> the field's value without Strawberry's wrapper: its basic fields'
     own resolver; a sync method taking only ``self`` with no field extension, called directly
     (Strawberry would pass it the source alone); else None."""
+    definition = (field.extensions or {}).get("strawberry-definition")
+    if definition is not None and definition.extensions:
+        return None  # an extension's resolve hook sees every call
     if getattr(field.resolve, "_is_default", False):
         return field.resolve
-    definition = (field.extensions or {}).get("strawberry-definition")
     resolver = getattr(definition, "base_resolver", None)
-    if resolver is None or definition is None or definition.extensions or resolver.is_async:
+    if resolver is None or resolver.is_async:
         return None
+    # ``self`` alone, as a plain parameter (not annotated as the parent, root or info).
     if resolver.self_parameter is None or len(resolver.signature.parameters) != 1:
+        return None
+    if resolver.info_parameter or resolver.parent_parameter or resolver.root_parameter:
         return None
     method = resolver.wrapped_func
     return lambda source, _info: method(source)
@@ -141,6 +147,8 @@ def _complete(read: _Read, source: Any) -> Any:
     if value is None or value is Undefined:
         return Undefined if read.non_null else None
     if isinstance(value, Exception) or hasattr(value, "__await__"):
+        if inspect.iscoroutine(value):
+            value.close()  # graphql-core calls the resolver again and awaits its own
         return Undefined
     try:
         coerced = read.leaf.coerce_output_value(value)

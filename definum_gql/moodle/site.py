@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -429,30 +430,37 @@ def by_learner_index(indexes: Iterable[Sequence[str]], covering: bool = False) -
     return False
 
 
+#: The log's usable indexes, key columns in order (expressions: NULL): valid, not partial.
+_PG_INDEX_KEYS = text(
+    "SELECT x.indexrelid, NULL, a.attname FROM pg_index x"
+    " CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n)"
+    " LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum"
+    " WHERE x.indrelid = to_regclass(quote_ident(:t)) AND x.indisvalid AND x.indisready"
+    " AND x.indpred IS NULL AND k.n <= x.indnkeyatts"
+    " ORDER BY x.indexrelid, k.n"
+)
+_SQLITE_INDEX_KEYS = text(
+    "SELECT m.name, m.sql, i.name FROM sqlite_master m, pragma_index_info(m.name) i"
+    " WHERE m.type = 'index' AND m.tbl_name = :t ORDER BY m.name, i.seqno"
+)
+_PARTIAL = re.compile(r"\)\s*where\b", re.IGNORECASE)
+
+
 async def log_indexed_by_learner(reader: Reader, log: str) -> bool:
-    """Whether the log table ``log`` has an index starting with (userid, timecreated)."""
-    backend = reader.database.backend
-    if backend == "postgresql":
-        # Key columns and INCLUDE columns alike, in order (indkey lists both).
-        query = text(
-            "SELECT x.indexrelid, a.attname FROM pg_index x"
-            " JOIN pg_class t ON t.oid = x.indrelid"
-            " CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n)"
-            " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum"
-            " WHERE t.relname = :t AND t.relnamespace = current_schema()::regnamespace"
-            " ORDER BY x.indexrelid, k.n"
-        )
-    elif backend == "mysql":
-        facts = await mysql_table(reader, log)
-        return by_learner_index(facts.indexes.values())
-    else:
-        query = text(
-            "SELECT m.name, i.name FROM sqlite_master m, pragma_index_info(m.name) i"
-            " WHERE m.type = 'index' AND m.tbl_name = :t ORDER BY m.name, i.seqno"
-        )
+    """Whether the log table ``log`` has a usable index whose keys start with (userid,
+    timecreated); False when that cannot be read (it only steers optimisations)."""
+    try:
+        if reader.database.backend == "mysql":
+            return by_learner_index((await mysql_table(reader, log)).indexes.values())
+        query = _PG_INDEX_KEYS if reader.database.backend == "postgresql" else _SQLITE_INDEX_KEYS
+        rows = await reader.execute(query.bindparams(t=log))
+    except DatabaseReadError as exc:
+        logger.info("the log's indexes could not be read: %s", exc)
+        return False
     columns: dict[object, list[str]] = {}
-    for index, column in await reader.execute(query.bindparams(t=log)):
-        columns.setdefault(index, []).append(str(column))
+    for index, sql, column in rows:
+        if not (sql and _PARTIAL.search(str(sql))):  # SQLite's partial indexes
+            columns.setdefault(index, []).append(str(column))
     return by_learner_index(columns.values())
 
 

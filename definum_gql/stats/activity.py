@@ -291,9 +291,11 @@ async def _read_ahead(
     loop = asyncio.get_running_loop()
     # In parts only where a batch's cost goes with its learners; elsewhere each part would read
     # the month's range again (PostgreSQL without the index: every learner paged 3.5 -> 5.5 s).
-    size = READ_AHEAD_PART if ctx.statements.log_by_learner else len(following)
-    if db.backend != "postgresql":
-        size = min(size, CHUNK)  # more: the month's range again (timespent.folded_trails)
+    size = len(following)
+    if ctx.statements.log_by_learner:
+        # Past an IN list (CHUNK learners) a batch reads the month's range again, except on
+        # PostgreSQL where the window statement reads the learners' id range by the index.
+        size = READ_AHEAD_PART if db.backend == "postgresql" else min(READ_AHEAD_PART, CHUNK)
     chunks = [following[i : i + size] for i in range(0, len(following), size)]
     parts = tuple((frozenset(chunk), loop.create_future()) for chunk in chunks)
 
