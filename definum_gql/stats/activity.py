@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,7 @@ from definum_gql.stats.timespent import Algorithm, TimeSpent, folded_trails
 READ_AHEAD_PART = 2000
 
 if TYPE_CHECKING:  # the cache (and redis) are imported only where a cache is configured
-    from definum_gql.cache import MonthCache
+    from definum_gql.cache import MonthCache, MonthKey
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +93,7 @@ async def learner_months(
     missing = [(uid, m) for uid in ids for m in months]
     cache = ctx.cache
     if cache is not None and missing:
-        from definum_gql.cache import MonthKey
-
-        variants = [(a, _variant(ctx, a)) for a in wanted]
-        names = {m: str(m) for m in months}
-        keys = {
-            MonthKey("activity", uid, names[m], variant): (uid, m, a)
-            for uid, m in missing
-            for a, variant in variants
-        }
+        keys = _month_keys(ctx, missing, wanted)
         hits = await cache.get_many(list(keys))
         partial: dict[tuple[int, Month], dict[Algorithm, TimeSpent]] = {}
         logins_of: dict[tuple[int, Month], int] = {}
@@ -204,18 +196,29 @@ async def _store(
     computed: Mapping[tuple[int, Month], LearnerMonth],
     wanted: Sequence[Algorithm],
 ) -> None:
+    items = {
+        key: _encode(computed[(uid, m)].logins, computed[(uid, m)].spent[a])
+        for key, (uid, m, a) in _month_keys(ctx, computed, wanted).items()
+    }
+    closed_months = {str(m) for m in {m for _, m in computed} if _closed(ctx, m)}
+    await cache.set_many(items, closed=lambda key: key.month in closed_months)
+
+
+def _month_keys(
+    ctx: RequestContext, pairs: Iterable[tuple[int, Month]], wanted: Sequence[Algorithm]
+) -> dict[MonthKey, tuple[int, Month, Algorithm]]:
+    """The cache key of each (learner, month) for each algorithm wanted. The variant and the
+    month's name are worked out once each, not per learner (a read-ahead stores 10,000)."""
     from definum_gql.cache import MonthKey
 
-    # Per month and algorithm, not per learner: a read-ahead stores 10,000 learners at once.
     variants = [(a, _variant(ctx, a)) for a in wanted]
-    names = {m: str(m) for m in {m for _, m in computed}}
-    items = {
-        MonthKey("activity", uid, names[m], variant): _encode(result.logins, result.spent[a])
-        for (uid, m), result in computed.items()
-        for a, variant in variants
-    }
-    closed_months = {name for m, name in names.items() if _closed(ctx, m)}
-    await cache.set_many(items, closed=lambda key: key.month in closed_months)
+    names: dict[Month, str] = {}
+    keys: dict[MonthKey, tuple[int, Month, Algorithm]] = {}
+    for uid, m in pairs:
+        name = names.get(m) or names.setdefault(m, str(m))
+        for a, variant in variants:
+            keys[MonthKey("activity", uid, name, variant)] = (uid, m, a)
+    return keys
 
 
 def _closed(ctx: RequestContext, month: Month) -> bool:

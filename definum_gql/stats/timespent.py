@@ -668,7 +668,11 @@ class _OneRange:
         self.trails: dict[int, list[Any]] = {}
 
     def feed(self, rows: Iterable[Sequence[Any]], wanted: Container[int] | None = None) -> None:
-        """Fold ``rows`` (each user's in time order); ``wanted``: drop the other users' rows."""
+        """Fold ``rows`` (each user's in time order); ``wanted``: drop the other users' rows.
+
+        The state lives in ``trails``, looked up per row: the loop for rows interleaved in time
+        order (MariaDB's month span). Rows learner after learner take :meth:`feed_by_learner`,
+        the same rule with the state in locals: 25 -> 17 ms there, 10-20 % slower here."""
         start, end, enrolled, threshold = self.start, self.end, self.enrolled, self.threshold
         logins, trails, end_of_day = self.logins, self.trails, self.end_of_day
         for userid, t, course, logout, counted, login, _ in rows:
