@@ -7,6 +7,7 @@ Europe/Paris and "now" is frozen at 2026-11-25T17:42:03Z (18:42:03 in Paris).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -18,9 +19,10 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 
 from definum_gql.config import Settings
-from definum_gql.moodle.queries import BATCH_LEARNERS
+from definum_gql.moodle.queries import BATCH_LEARNERS, lookup_indexes, statements
 from definum_gql.moodle.reader import CHUNK
-from definum_gql.moodle.site import Moodle
+from definum_gql.moodle.site import Moodle, RequestContext
+from definum_gql.moodle.tables import moodle_tables
 from definum_gql.stats import timespent
 from definum_gql.stats.months import Month
 from definum_gql.stats.timespent import (
@@ -340,6 +342,72 @@ async def test_a_long_id_list_reads_the_span_and_drops_unrequested_users(
     assert between not in one | both_algorithms | two_ranges
 
 
+def read_by_ids(ctx: RequestContext) -> RequestContext:
+    """``ctx`` with the statements MariaDB sends when its log outgrows the buffer pool and no
+    index holds a learner's rows (forced: the test log is small): a batch reads the range of
+    the table between the first and last ids of its rows, time slice by time slice."""
+    log = moodle_tables("mdl_").logstore_standard_log
+    indexes = {str(index.name): [c.name for c in index.columns] for index in log.indexes}
+    kept = statements("mdl_", ctx.statements.ignored_log_indexes, lookup_indexes(indexes))
+    assert kept.batch_reads_ids
+    return dataclasses.replace(ctx, statements=kept)
+
+
+async def test_a_batch_read_by_ids_reads_each_time_slice_with_rows_between_their_ids(
+    site: Site, moodle: Moodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Statements.batch_reads_ids: the range is cut into SPAN_SLICES time slices; each is read
+    between the first and last ids of its rows (found from the timecreated index), a slice
+    without rows not at all. Ids need not follow time: here a learner's later row was
+    written first, and the answers are those worked out by hand."""
+    monkeypatch.setattr(timespent, "CHUNK", 2)
+    monkeypatch.setattr(timespent, "STREAM_BATCH", 1)
+    monkeypatch.setattr(timespent, "SPAN_SLICES", 4)
+    first, between, second, idle = [await site.user() for _ in range(4)]
+    early = NOV[0] + 2 * 86400 + 9 * 3600  # 2026-11-03 09:00 Paris
+    # November up to now (2026-11-25 18:42 Paris) in four slices of ~6.2 days: the rows lie in
+    # the first (early) and the last (DAY, 2026-11-20 09:00); the two between hold none.
+    await site.log(first, DAY + 100)  # written before the row 100 s earlier
+    await site.login(second, early)
+    await site.log(second, early + 100)
+    await site.login(between, DAY)  # not asked for: dropped
+    await site.login(first, DAY)
+    # Each asked learner: a lap of 100 s, then the last row's credit C = 900; one login, one day.
+    us, ded = Algorithm.USE_STATS, Algorithm.DEDICATION
+    active = Trail(1, {us: TimeSpent(1000, {0: 1000}, 1)})
+    nothing = Trail(0, {us: TimeSpent()})
+    asked = [first, second, idle, 999_999]  # more than CHUNK ids: the month's span is read
+    sent: list[str] = []
+    moodle.db.listeners.append(sent.append)
+    try:
+        async with moodle.request() as ctx:
+            span = await folded_trails(read_by_ids(ctx), asked, [NOV], params=P)
+            bounds = [s for s in sent if "max(" in s.lower()]
+            slices = [s for s in sent if "logstore_standard_log.id BETWEEN" in s]
+            # An IN list of a batch's size (both algorithms: PostgreSQL reads rows then too),
+            # two slices read at once.
+            absent = list(range(900_000, 900_000 + BATCH_LEARNERS))
+            listed = await folded_trails(
+                read_by_ids(ctx), [first, second, *absent], [NOV], (us, ded), params=P
+            )
+    finally:
+        moodle.db.listeners.remove(sent.append)
+    assert span == {first: [active], second: [active], idle: [nothing], 999_999: [nothing]}
+    assert (len(bounds), len(slices)) == (4, 2)
+    # block_dedication: one session of 100 s, not over 120 s, so none; one day of rows.
+    with_dedication = Trail(1, {us: active.spent[us], ded: TimeSpent(0, {}, 1)})
+    assert listed[first] == listed[second] == [with_dedication]
+    if moodle.db.backend == "mysql":
+        # Sent as text: PREPAREd, MariaDB scanned the whole table for it (queries.log_ids).
+        assert not [sql for sql in moodle.db._statement_names if "max(" in sql.lower()]
+
+
+def test_time_slices_cover_the_range_in_order() -> None:
+    assert timespent._slices(0, 10, 4) == [(0, 2), (2, 5), (5, 7), (7, 10)]
+    assert timespent._slices(5, 7, 4) == [(5, 6), (6, 7)]  # no empty slice
+    assert timespent._slices(5, 6, 1) == [(5, 6)]
+
+
 async def test_dedication_sessions_split_at_an_hour_and_short_ones_dropped(
     site: Site, moodle: Moodle
 ) -> None:
@@ -508,6 +576,28 @@ async def test_random_trails_match_the_reference(
                 ]
                 for size in (BATCH_LEARNERS, CHUNK + 1)
             }
+            # The same read by ids in time slices (read_by_ids), the rows' ids out of time
+            # order across users; every range and both algorithms through the slices too.
+            monkeypatch.setattr(timespent, "SPAN_SLICES", 3)
+            by_ids = read_by_ids(ctx)
+            for size in (BATCH_LEARNERS, CHUNK + 1):
+                padded[-size] = [
+                    await folded_trails(
+                        by_ids,
+                        users + absent[: size - 3],
+                        [r],
+                        (Algorithm.USE_STATS,),
+                        params=params,
+                    )
+                    for r in ranges
+                ]
+            sliced = await folded_trails(
+                by_ids,
+                users + absent[: BATCH_LEARNERS - 3],
+                ranges,
+                (Algorithm.USE_STATS, Algorithm.DEDICATION),
+                params=params,
+            )
         for u in users:
             for k, (start, end) in enumerate(ranges):
                 e = ref.use_stats(
@@ -523,6 +613,7 @@ async def test_random_trails_match_the_reference(
                 )
                 expected = TimeSpent(e.total, e.by_course, e.active_days)
                 assert trails[u][k].spent[Algorithm.USE_STATS] == expected
+                assert sliced[u][k] == trails[u][k]
                 assert in_database[u][k].spent[Algorithm.USE_STATS] == expected
                 d = ref.dedication(
                     stored, u, start, end, now=NOW, tz=PARIS, enrolment_starts=starts[u]

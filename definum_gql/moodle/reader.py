@@ -129,7 +129,7 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text.strip() else type(exc).__name__
 
 
-def _bucket(n: int) -> int:
+def bucket(n: int) -> int:
     """IN lists are padded to a power of two, so a statement has a handful of compiled forms."""
     size = 1
     while size < n:
@@ -157,6 +157,8 @@ class Prepared:
     #: PostgreSQL plans it for each call's values: a generic plan of a statement over a time
     #: range and many learners took 20x longer (BENCHMARKS.md, "Plans").
     custom_plan: bool = False
+    #: MariaDB: sent as text, never PREPAREd (see ``Statements.log_ids``).
+    text: bool = False
     _compiled: dict[tuple[str, int], _Compiled] = field(default_factory=dict, repr=False)
 
     def compiled(self, dialect: Dialect, n: int) -> _Compiled:
@@ -175,7 +177,7 @@ class Prepared:
 
 def id_params(ids: Sequence[int]) -> dict[str, int]:
     """``id0..idN`` for a padded IN list (the padding repeats the last id)."""
-    size = _bucket(len(ids))
+    size = bucket(len(ids))
     padded = list(ids) + [ids[-1]] * (size - len(ids))
     return {f"id{i}": v for i, v in enumerate(padded)}
 
@@ -580,10 +582,12 @@ class Reader:
         log.info("dead database connection replaced: %s", first_line(exc))
 
     async def _run(self, prepared: Prepared, n: int, params: Mapping[str, Any]) -> list[Row]:
-        compiled = prepared.compiled(self.database.dialect, _bucket(n) if n else 0)
+        compiled = prepared.compiled(self.database.dialect, bucket(n) if n else 0)
         defaults = compiled.defaults
         args = [params[k] if k in params else defaults[k] for k in compiled.order]
-        return await self._run_compiled(compiled, args, prepared.custom_plan, reusable=True)
+        return await self._run_compiled(
+            compiled, args, prepared.custom_plan, reusable=not prepared.text
+        )
 
     async def _run_compiled(
         self, compiled: _Compiled, args: list[Any], custom_plan: bool, reusable: bool = False

@@ -28,14 +28,23 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from bisect import bisect_right
-from collections.abc import Awaitable, Callable, Container, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Container,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from itertools import pairwise
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -56,7 +65,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from definum_gql.moodle.queries import BATCH_LEARNERS, LOGOUT_ACTIONS, counted_row, login_row
+from definum_gql.moodle.queries import (
+    BATCH_LEARNERS,
+    LOGOUT_ACTIONS,
+    counted_row,
+    is_batch,
+    login_row,
+)
 from definum_gql.moodle.reader import CHUNK, Reader, Row
 from definum_gql.moodle.site import RequestContext, UseStatsParams, use_stats_params
 from definum_gql.moodle.tables import MoodleTables
@@ -67,8 +82,12 @@ WINDOW_LEARNERS = BATCH_LEARNERS
 WINDOW_PARTS = 2
 #: Rows folded at a time while MariaDB sends the next (Reader.batches).
 STREAM_BATCH = 20_000
+#: Time slices of a month read by ids (_span_batches).
+SPAN_SLICES = 4
 DEDICATION_GAP = 3600
 DEDICATION_MIN_SESSION = 120
+
+_Part = TypeVar("_Part")
 
 
 class Algorithm(StrEnum):
@@ -465,21 +484,14 @@ async def folded_trails(
         if params.enrolmentfilter:
             starts = await ctx.reader.rows(ctx.statements.enrolment_starts, ids, high=plan.high)
         if len(ids) > CHUNK:
-            span = ctx.reader.batches(
-                ctx.statements.log_span,
-                STREAM_BATCH,
-                first=ids[0],
-                last=ids[-1],
-                low=plan.low,
-                high=plan.high,
-            )
             wanted = set(ids)
             one = _one_range(plan, algorithms, starts, params, tz or ctx.tz, ctx.now)
-            async with aclosing(span):
+            async with aclosing(_span_batches(ctx, ids, plan)) as span:
                 if one is not None:
                     # Folded batch by batch as the rows arrive (MariaDB sends the next meanwhile).
+                    feed = one.feed_by_learner if ctx.statements.batch_reads_ids else one.feed
                     async for batch in span:
-                        one.feed(batch, wanted)
+                        feed(batch, wanted)
                     return one.into(_no_trails(ids, ranges, algorithms))
                 rows = [r async for batch in span for r in batch if r[0] in wanted]
         else:
@@ -490,21 +502,28 @@ async def folded_trails(
 
 
 async def _learner_rows(ctx: RequestContext, ids: Sequence[int], plan: _Plan) -> list[Row]:
-    """The learners' rows (``ids`` sorted), each learner's in time order, learner after learner.
+    """The learners' rows (``ids`` sorted), each learner's in time order.
 
     Where the log has the learner index (``Statements.log_by_learner``), a batch is cut into
     WINDOW_PARTS id runs sent at once on connections the pool spares: the server reads each on
     a core of its own (MariaDB, 500 learners' month with the index: 180-250 -> 140-180 ms,
-    BENCHMARKS.md). The runs follow each other in id order, so their rows do too.
+    BENCHMARKS.md). The runs follow each other in id order, so their rows do too. Where a batch
+    reads the range of the table instead (``Statements.batch_reads_ids``), the range is cut in
+    time slices: each learner's rows then come in a run per slice, the slices in time order.
     """
     statements = ctx.statements
-    split = len(ids) >= WINDOW_LEARNERS and statements.log_by_learner
-    found = await _in_parts(
-        ctx,
-        ids,
-        WINDOW_PARTS if split else 1,
-        lambda reader, run: reader.rows(statements.log_rows, run, low=plan.low, high=plan.high),
-    )
+    if statements.batch_reads_ids and is_batch(len(ids)):
+        found = await _in_slices(
+            ctx, plan, lambda reader, span: reader.rows(statements.log_rows, ids, **span)
+        )
+    else:
+        split = len(ids) >= WINDOW_LEARNERS and statements.log_by_learner
+        found = await _in_parts(
+            ctx,
+            ids,
+            WINDOW_PARTS if split else 1,
+            lambda reader, run: reader.rows(statements.log_rows, run, low=plan.low, high=plan.high),
+        )
     return [row for rows in found for row in rows]
 
 
@@ -516,18 +535,123 @@ async def _in_parts(
 ) -> list[list[Row]]:
     """``read`` of ``ids`` (sorted) cut into up to ``parts`` id runs, in id order, sent at once
     on the request's connection and those the pool spares (fewer runs when it spares fewer)."""
+    return await _side_by_side(ctx, parts, lambda n: _parts(ids, n), read)
+
+
+async def _in_slices(
+    ctx: RequestContext,
+    plan: _Plan,
+    read: Callable[[Reader, dict[str, int]], Awaitable[list[Row]]],
+) -> list[list[Row]]:
+    """``read`` of each time slice of ``plan`` that holds rows, in time order, sent at once
+    (WINDOW_PARTS slices, fewer when the pool spares fewer connections). ``read`` is given the
+    slice's ``low``, ``high``, ``first_id`` and ``last_id`` (:func:`_slice_span`)."""
+
+    async def one(reader: Reader, cut: tuple[int, int]) -> list[Row]:
+        span = await _slice_span(reader, ctx, *cut)
+        return [] if span is None else await read(reader, span)
+
+    return await _side_by_side(ctx, WINDOW_PARTS, lambda n: _slices(plan.low, plan.high, n), one)
+
+
+async def _side_by_side(
+    ctx: RequestContext,
+    parts: int,
+    cut: Callable[[int], list[_Part]],
+    read: Callable[[Reader, _Part], Awaitable[list[Row]]],
+) -> list[list[Row]]:
+    """``read`` of each of the ``cut(n)`` parts, sent at once on the request's connection and
+    the ``n - 1`` (at most ``parts - 1``) the pool spares; the answers in the parts' order."""
     async with ctx.reader.side_by_side(parts - 1) as readers:
-        runs = _parts(ids, len(readers))
-        # Every run ends before the readers do (one left running on the request's own
+        # Every part ends before the readers do (one left running on the request's own
         # connection would collide with its next statement); then the first failure is raised.
         outcomes = await asyncio.gather(
-            *(read(reader, run) for reader, run in zip(readers, runs, strict=False)),
+            *(read(reader, part) for reader, part in zip(readers, cut(len(readers)), strict=False)),
             return_exceptions=True,
         )
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
     return cast(list[list[Row]], outcomes)
+
+
+def _slices(low: int, high: int, parts: int) -> list[tuple[int, int]]:
+    """``[low, high)`` cut into ``parts`` time slices of about the same length, in order."""
+    cuts = [low + (high - low) * i // parts for i in range(parts + 1)]
+    return [(a, b) for a, b in pairwise(cuts) if a < b]
+
+
+async def _slice_span(
+    reader: Reader, ctx: RequestContext, low: int, high: int
+) -> dict[str, int] | None:
+    """What a batch statement reading ``[low, high)`` by ids is sent: the range, and the first
+    and last id of its rows (``Statements.log_ids``); None when it holds no row."""
+    found = await reader.rows(ctx.statements.log_ids, low=low, high=high)
+    first, last = found[0] if found else (None, None)
+    if first is None or last is None:
+        return None
+    return {"low": low, "high": high, "first_id": int(first), "last_id": int(last)}
+
+
+async def _span_batches(
+    ctx: RequestContext, ids: Sequence[int], plan: _Plan
+) -> AsyncGenerator[list[Row], None]:
+    """The rows of the learners ``ids[0]``..``ids[-1]`` in batches as they arrive: in time
+    order (``Statements.log_span``), or where a batch reads the range of the table by ids
+    (``Statements.batch_reads_ids``) learner after learner within each time slice
+    (``Statements.log_slice``), the slices in time order.
+
+    Slices are read by the request's connection and one the pool spares, taking turns: while
+    one slice's rows are folded here, the server reads and sorts the next on another core.
+    """
+    statements = ctx.statements
+    learners = {"first": ids[0], "last": ids[-1]}
+    if not statements.batch_reads_ids:
+        stream = ctx.reader.batches(
+            statements.log_span, STREAM_BATCH, low=plan.low, high=plan.high, **learners
+        )
+        async with aclosing(stream):
+            async for batch in stream:
+                yield batch
+        return
+
+    async def sliced(reader: Reader, cut: tuple[int, int]) -> AsyncGenerator[list[Row], None]:
+        span = await _slice_span(reader, ctx, *cut)
+        if span is not None:
+            stream = reader.batches(statements.log_slice, STREAM_BATCH, **span, **learners)
+            async with aclosing(stream):
+                async for batch in stream:
+                    yield batch
+
+    Started = tuple[Reader, AsyncGenerator[list[Row], None], asyncio.Future[list[Row] | None]]
+
+    def start(reader: Reader, cut: tuple[int, int]) -> Started:
+        stream = sliced(reader, cut)
+        # Its first batch is asked for now, so that its statement runs while others are read.
+        return reader, stream, asyncio.ensure_future(anext(stream, None))
+
+    async with ctx.reader.side_by_side(WINDOW_PARTS - 1) as readers:
+        cuts = _slices(plan.low, plan.high, SPAN_SLICES)
+        running = deque(start(reader, cut) for reader, cut in zip(readers, cuts, strict=False))
+        following = iter(cuts[len(running) :])
+        try:
+            while running:
+                reader, stream, head = running[0]
+                first = await head
+                if first is not None:
+                    yield first
+                    async for batch in stream:
+                        yield batch
+                running.popleft()
+                cut = next(following, None)
+                if cut is not None:
+                    running.append(start(reader, cut))
+        finally:
+            for _, _, head in running:
+                head.cancel()
+            await asyncio.gather(*(head for _, _, head in running), return_exceptions=True)
+            for _, stream, _ in running:
+                await stream.aclose()
 
 
 def _no_trails(
@@ -697,7 +821,9 @@ class _OneRange:
                 state[5] += 1
                 state[4] = end_of_day(t)
 
-    def feed_by_learner(self, rows: Iterable[Sequence[Any]]) -> None:
+    def feed_by_learner(
+        self, rows: Iterable[Sequence[Any]], wanted: Container[int] | None = None
+    ) -> None:
         """:meth:`feed` for rows that come learner after learner (a batch's IN list, ordered by
         user): each learner's state is kept in locals while its rows last, not looked up and
         written back row by row. (A learner seen again later carries on from its state.)"""
@@ -705,7 +831,7 @@ class _OneRange:
         credit, now = self.credit, self.now
         logins, trails, end_of_day = self.logins, self.trails, self.end_of_day
         user: Any = None
-        count, since, began = 0, -1, False
+        count, since, began, skip = 0, -1, False, False
         prev_t = prev_course = prev_logout = day_end = days = 0
         by_course: dict[int, int] = {}
         for userid, t, course, logout, counted, login, _ in rows:
@@ -716,12 +842,17 @@ class _OneRange:
                     trails[user] = [prev_t, prev_course, prev_logout, by_course, day_end, days]
                 if count:
                     logins[user] = logins.get(user, 0) + count
-                user, count = userid, 0
+                user, count, began = userid, 0, False
+                skip = wanted is not None and userid not in wanted
+                if skip:
+                    continue
                 since = enrolled.get(userid, -1) if enrolled else -1
                 state = trails.get(userid)
                 began = state is not None
                 if state is not None:
                     prev_t, prev_course, prev_logout, by_course, day_end, days = state
+            if skip:
+                continue
             if login:
                 count += 1
             if not counted or t < since:
