@@ -384,15 +384,21 @@ async def test_a_batch_read_by_ids_reads_each_time_slice_with_rows_between_their
             span = await folded_trails(read_by_ids(ctx), asked, [NOV], params=P)
             bounds = [s for s in sent if "max(" in s.lower()]
             slices = [s for s in sent if "logstore_standard_log.id BETWEEN" in s]
+            # Every slice's rows in one batch: learners change (and one is dropped) within it.
+            monkeypatch.setattr(timespent, "STREAM_BATCH", 1000)
+            whole = await folded_trails(read_by_ids(ctx), asked, [NOV], params=P)
             # An IN list of a batch's size (both algorithms: PostgreSQL reads rows then too),
-            # two slices read at once.
+            # in WINDOW_PARTS slices at once where the pool spares a connection.
+            monkeypatch.setattr(timespent, "CHUNK", CHUNK)
             absent = list(range(900_000, 900_000 + BATCH_LEARNERS))
             listed = await folded_trails(
                 read_by_ids(ctx), [first, second, *absent], [NOV], (us, ded), params=P
             )
     finally:
         moodle.db.listeners.remove(sent.append)
-    assert span == {first: [active], second: [active], idle: [nothing], 999_999: [nothing]}
+    assert (
+        span == whole == {first: [active], second: [active], idle: [nothing]} | {999_999: [nothing]}
+    )
     assert (len(bounds), len(slices)) == (4, 2)
     # block_dedication: one session of 100 s, not over 120 s, so none; one day of rows.
     with_dedication = Trail(1, {us: active.spent[us], ded: TimeSpent(0, {}, 1)})
@@ -400,6 +406,35 @@ async def test_a_batch_read_by_ids_reads_each_time_slice_with_rows_between_their
     if moodle.db.backend == "mysql":
         # Sent as text: PREPAREd, MariaDB scanned the whole table for it (queries.log_ids).
         assert not [sql for sql in moodle.db._statement_names if "max(" in sql.lower()]
+
+
+async def test_beside_hands_its_spare_back_when_done_and_raises_what_failed(
+    site: Site, moodle: Moodle
+) -> None:
+    """RequestContext.beside: ``aside`` on a spare connection, given back as soon as it ends
+    (``main`` may want spares of its own); ``main`` still runs to its end; then the failure is
+    raised. SQLite spares none: ``aside`` runs first, on the request's connection."""
+    user = await site.user()
+    async with moodle.request() as ctx:
+        db = ctx.reader.database
+        in_main: list[int] = []
+
+        async def aside(other: RequestContext) -> int:
+            assert (other.reader is ctx.reader) == (db.backend == "sqlite")
+            raise ValueError("aside failed")
+
+        async def main(own: RequestContext) -> int:
+            assert own.reader is ctx.reader
+            found = await own.reader.rows(own.statements.users, [user])
+            in_main.append(db.spares_in_use)
+            return len(found)
+
+        with pytest.raises(ValueError, match="aside failed"):
+            await ctx.beside(aside, main)
+        assert db.spares_in_use == 0
+        assert in_main == ([] if db.backend == "sqlite" else [0])
+        # The request's connection answers its next statement.
+        assert [r[0] for r in await ctx.reader.rows(ctx.statements.users, [user])] == [user]
 
 
 def test_time_slices_cover_the_range_in_order() -> None:
@@ -718,9 +753,10 @@ def test_rows_learner_after_learner_or_interleaved_fold_alike() -> None:
     """A batch's rows come learner after learner (folded with the learner's state in locals);
     a learner met again later carries on from where it was, as the row by row fold does."""
     a, b = 11, 12
-    # (user, t, course, logout, counted, login, id), each user's rows in time order.
-    rows_a = [(a, DAY, 0, 0, 1, 1, 1), (a, DAY + 100, 5, 0, 1, 0, 2), (a, DAY + 300, 5, 0, 1, 0, 3)]
-    rows_b = [(b, DAY + 50, 0, 0, 1, 1, 4), (b, DAY + 5000, 0, 1, 1, 0, 5)]
+    # (user, t, course, kind), each user's rows in time order; kind: 1 login, 2 counted,
+    # 4 logout (queries.LOGIN, COUNTED, LOGOUT), added.
+    rows_a = [(a, DAY, 0, 2 + 1), (a, DAY + 100, 5, 2), (a, DAY + 300, 5, 2)]
+    rows_b = [(b, DAY + 50, 0, 2 + 1), (b, DAY + 5000, 0, 4 + 2)]
     interleaved = [rows_a[0], rows_b[0], rows_a[1], rows_b[1], rows_a[2]]
     plan = timespent._plan([NOV], NOW)
     calendar = timespent._calendar(PARIS, plan.low, plan.high)
@@ -735,6 +771,30 @@ def test_rows_learner_after_learner_or_interleaved_fold_alike() -> None:
     for rows in (rows_a + rows_b, interleaved):
         one = timespent._OneRange(0, *NOV, {}, P, NOW, calendar)
         one.feed_by_learner(rows)
+        assert one.into(timespent._no_trails([a, b], [NOV], [us])) == expected
+
+
+def test_learners_not_wanted_are_dropped_wherever_they_come_in_a_batch() -> None:
+    """feed_by_learner with ``wanted``: a learner not asked for, first or between two asked
+    for, leaves no trail and does not carry into its neighbours'."""
+    a, skipped, b = 11, 12, 13
+    # (user, t, course, kind): kind 1 login, 2 counted (queries.LOGIN, COUNTED).
+    rows_a = [(a, DAY, 0, 2 + 1), (a, DAY + 100, 0, 2)]
+    rows_s = [(skipped, DAY + 10, 7, 2 + 1), (skipped, DAY + 20, 7, 2)]
+    rows_b = [(b, DAY + 200, 0, 2), (b, DAY + 500, 0, 2)]
+    plan = timespent._plan([NOV], NOW)
+    calendar = timespent._calendar(PARIS, plan.low, plan.high)
+    us = Algorithm.USE_STATS
+    # a: a lap of 100 s, then the credit 900; one login. b: 300 s, then 900; no login.
+    expected = {
+        a: [Trail(1, {us: TimeSpent(1000, {0: 1000}, 1)})],
+        b: [Trail(0, {us: TimeSpent(1200, {0: 1200}, 1)})],
+    }
+    for rows in (rows_a + rows_s + rows_b, rows_s + rows_a + rows_b):
+        one = timespent._OneRange(0, *NOV, {}, P, NOW, calendar)
+        one.feed_by_learner(rows, {a, b})
+        assert skipped not in one.trails
+        assert skipped not in one.logins
         assert one.into(timespent._no_trails([a, b], [NOV], [us])) == expected
 
 

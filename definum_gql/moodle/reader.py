@@ -442,16 +442,25 @@ class Reader:
         Only connections the pool can spare are taken (none through SQLAlchemy: SQLite), so
         the list may hold this reader alone; the others are closed when the block ends.
         """
-        db = self.database
-        extra = db.take_spares(wanted)
-        others = [Reader(db, parent=self) for _ in range(extra)]
+        others = self.spares(wanted)
         try:
             yield [self, *others]
         finally:
-            db.give_back_spares(extra)
             for other in others:
-                self.statements += other.statements
-                await other.close()
+                await self.give_back(other)
+
+    def spares(self, wanted: int) -> list[Reader]:
+        """Up to ``wanted`` readers beside this one on connections the pool spares (none through
+        SQLAlchemy: SQLite); each is handed back with :meth:`give_back`."""
+        return [
+            Reader(self.database, parent=self) for _ in range(self.database.take_spares(wanted))
+        ]
+
+    async def give_back(self, other: Reader) -> None:
+        """Close a reader :meth:`spares` made, and count its statements as this one's."""
+        self.database.give_back_spares(1)
+        self.statements += other.statements
+        await other.close()
 
     async def connection(self) -> AsyncConnection:
         """The SQLAlchemy connection (SQLite and drivers without a pool of their own)."""

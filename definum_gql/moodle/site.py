@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from definum_gql.cache import MonthCache
 
 Clock = Callable[[], float]
+A = TypeVar("A")
+B = TypeVar("B")
 logger = logging.getLogger("definum_gql.db")
 
 
@@ -141,6 +144,32 @@ class RequestContext:
     @property
     def tables(self) -> MoodleTables:
         return self.statements.tables
+
+    async def beside(
+        self,
+        aside: Callable[[RequestContext], Awaitable[A]],
+        main: Callable[[RequestContext], Awaitable[B]],
+    ) -> tuple[A, B]:
+        """``aside`` on a connection the pool spares while ``main`` runs on the request's own
+        (one after the other when it spares none). The spare goes back as soon as ``aside``
+        ends (``main`` may want spares of its own). Both end before this returns; then the
+        first failure is raised."""
+        spares = self.reader.spares(1)
+        if not spares:
+            return await aside(self), await main(self)
+
+        async def beside_main() -> A:
+            try:
+                return await aside(dataclasses.replace(self, reader=spares[0]))
+            finally:
+                await self.reader.give_back(spares[0])
+
+        first, second = await asyncio.gather(beside_main(), main(self), return_exceptions=True)
+        if isinstance(first, BaseException):
+            raise first
+        if isinstance(second, BaseException):
+            raise second
+        return first, second
 
 
 @dataclass
