@@ -7,6 +7,7 @@ Europe/Paris and "now" is frozen at 2026-11-25T17:42:03Z (18:42:03 in Paris).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from sqlalchemy import delete, insert
 
 from definum_gql.config import Settings
 from definum_gql.moodle.queries import BATCH_LEARNERS, lookup_indexes, statements
-from definum_gql.moodle.reader import CHUNK
+from definum_gql.moodle.reader import CHUNK, DatabaseReadError, Reader
 from definum_gql.moodle.site import Moodle, RequestContext
 from definum_gql.moodle.tables import moodle_tables
 from definum_gql.stats import timespent
@@ -435,6 +436,39 @@ async def test_beside_hands_its_spare_back_when_done_and_raises_what_failed(
         assert in_main == ([] if db.backend == "sqlite" else [0])
         # The request's connection answers its next statement.
         assert [r[0] for r in await ctx.reader.rows(ctx.statements.users, [user])] == [user]
+
+
+async def test_a_slice_that_fails_is_raised_and_leaves_nothing_running(
+    site: Site, moodle: Moodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """_span_batches: when the second slice's read fails (here its bounds), the failure is
+    raised once every slice has stopped: no task left, the spare given back, and the request's
+    connection answers its next statement."""
+    monkeypatch.setattr(timespent, "CHUNK", 2)
+    users = [await site.user() for _ in range(3)]
+    for n, user in enumerate(users):
+        await site.login(user, DAY + n)
+    real = timespent._slice_span
+    asked: list[int] = []
+
+    async def second_fails(
+        reader: Reader, ctx: RequestContext, low: int, high: int
+    ) -> dict[str, int] | None:
+        asked.append(low)
+        if len(asked) == 2:
+            raise DatabaseReadError("the second slice failed")
+        return await real(reader, ctx, low, high)
+
+    monkeypatch.setattr(timespent, "_slice_span", second_fails)
+    async with moodle.request() as ctx:
+        running = asyncio.all_tasks()
+        with pytest.raises(DatabaseReadError, match="the second slice failed"):
+            await folded_trails(read_by_ids(ctx), users, [NOV], params=P)
+        assert asyncio.all_tasks() == running
+        assert ctx.reader.database.spares_in_use == 0
+        found = await ctx.reader.rows(ctx.statements.users, users)
+        assert sorted(r[0] for r in found) == users
+    assert len(asked) == 2  # the slices after the failed one were never started
 
 
 def test_time_slices_cover_the_range_in_order() -> None:
