@@ -20,7 +20,15 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -127,6 +135,16 @@ def is_connection_error(exc: BaseException) -> bool:
 def first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc)
     return text.splitlines()[0] if text.strip() else type(exc).__name__
+
+
+async def all_ended(*work: Awaitable[Any]) -> list[Any]:
+    """The answers of ``work``, run at once, once every one has ended; then the first failure
+    is raised. (Statements on other connections never outlive the block that lent them.)"""
+    outcomes = await asyncio.gather(*work, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return outcomes
 
 
 def bucket(n: int) -> int:

@@ -32,6 +32,7 @@ from definum_gql.moodle.reader import (
     DatabaseUnavailable,
     QueryTimeout,
     Reader,
+    all_ended,
 )
 from definum_gql.moodle.tables import MoodleTables
 from definum_gql.stats.strings import DEFAULT_LANG, LANGS
@@ -164,11 +165,7 @@ class RequestContext:
             finally:
                 await self.reader.give_back(spares[0])
 
-        first, second = await asyncio.gather(beside_main(), main(self), return_exceptions=True)
-        if isinstance(first, BaseException):
-            raise first
-        if isinstance(second, BaseException):
-            raise second
+        first, second = await all_ended(beside_main(), main(self))
         return first, second
 
 

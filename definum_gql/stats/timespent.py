@@ -45,7 +45,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from itertools import pairwise
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -77,7 +77,7 @@ from definum_gql.moodle.queries import (
     is_batch,
     login_row,
 )
-from definum_gql.moodle.reader import CHUNK, Reader, Row
+from definum_gql.moodle.reader import CHUNK, Reader, Row, all_ended
 from definum_gql.moodle.site import RequestContext, UseStatsParams, use_stats_params
 from definum_gql.moodle.tables import MoodleTables
 
@@ -580,15 +580,10 @@ async def _side_by_side(
     the ``n - 1`` (at most ``parts - 1``) the pool spares; the answers in the parts' order."""
     async with ctx.reader.side_by_side(parts - 1) as readers:
         # Every part ends before the readers do (one left running on the request's own
-        # connection would collide with its next statement); then the first failure is raised.
-        outcomes = await asyncio.gather(
-            *(read(reader, part) for reader, part in zip(readers, cut(len(readers)), strict=False)),
-            return_exceptions=True,
+        # connection would collide with its next statement).
+        return await all_ended(
+            *(read(reader, part) for reader, part in zip(readers, cut(len(readers)), strict=False))
         )
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
-    return cast(list[list[Row]], outcomes)
 
 
 def _slices(low: int, high: int, parts: int) -> list[tuple[int, int]]:
