@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -343,6 +344,149 @@ async def test_a_long_id_list_reads_the_span_and_drops_unrequested_users(
     assert between not in one | both_algorithms | two_ranges
 
 
+# 2026-10-16T00:00 Paris: the midnight that cuts October in two time parts.
+MID_OCT = 1792101600
+
+
+async def test_a_list_read_by_its_bounds_is_summed_in_time_parts_exact_across_the_cut(
+    site: Site, moodle: Moodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """window_trails cuts a list longer than CHUNK in time at a local midnight, one statement a
+    part: the part before the cut reads on past it by the threshold, so that a lap there sees
+    its next row; days and logins are each counted in the part holding the row."""
+    monkeypatch.setattr(timespent, "CHUNK", 2)
+    assert timespent._day_slices(PARIS, *OCT, 2) == [(OCT[0], MID_OCT), (MID_OCT, OCT[1])]
+    cut = MID_OCT
+    course = await site.course()
+    a, b, c, d, e, f = [await site.user() for _ in range(6)]
+    await site.log(a, cut - 100)  # next row after the cut: 150
+    await site.log(a, cut + 50)  # last: 900
+    await site.log(b, cut - 100)  # next row 3,601 s later: over T, 900
+    await site.log(b, cut + 3501)  # last: 900
+    await site.log(c, cut - 1)  # next row exactly T later (the last one the part reads): 3,600
+    await site.log(c, cut + 3599)  # last: 900
+    await site.login(d, cut - 200)  # 100 to the logout
+    await site.log(d, cut - 100, action="loggedout", target="user")  # 0
+    await site.log(d, cut + 100)  # last: 900
+    await site.login(e, cut - 300)  # 600 to the next login, after the cut
+    await site.login(e, cut + 300)  # last: 900
+    await site.log(f, cut - 7200, courseid=course)  # 1,000
+    await site.log(f, cut - 6200, courseid=course)  # 7,200 > T: 900
+    await site.log(f, cut + 1000, courseid=course)  # last: 900
+    # Every trail has a row on each side of the midnight: two days each.
+    expected = {
+        a: Trail(0, {Algorithm.USE_STATS: TimeSpent(1050, {0: 1050}, 2)}),
+        b: Trail(0, {Algorithm.USE_STATS: TimeSpent(1800, {0: 1800}, 2)}),
+        c: Trail(0, {Algorithm.USE_STATS: TimeSpent(4500, {0: 4500}, 2)}),
+        d: Trail(1, {Algorithm.USE_STATS: TimeSpent(1000, {0: 1000}, 2)}),
+        e: Trail(2, {Algorithm.USE_STATS: TimeSpent(1500, {0: 1500}, 2)}),
+        f: Trail(0, {Algorithm.USE_STATS: TimeSpent(2800, {course: 2800}, 2)}),
+    }
+    cuts: list[list[tuple[int, int]]] = []
+    day_slices = timespent._day_slices
+
+    def recorded(tz: ZoneInfo, low: int, high: int, parts: int) -> list[tuple[int, int]]:
+        cuts.append(day_slices(tz, low, high, parts))
+        return cuts[-1]
+
+    monkeypatch.setattr(timespent, "_day_slices", recorded)
+    learners = list(expected)
+    async with moodle.request() as ctx:
+        in_parts = await window_trails(ctx, learners, [OCT], params=P, tz=PARIS, parts=2)
+        alone = await window_trails(ctx, learners, [OCT], params=P, tz=PARIS, parts=1)
+        slices = 1 + min(1, ctx.reader.database.spare_limit)
+        # With the learner index each part reads its own learners: cut by learners.
+        indexed = await window_trails(by_learner(ctx), learners, [OCT], params=P, tz=PARIS, parts=2)
+    assert in_parts == alone == indexed == {u: [t] for u, t in expected.items()}
+    # Two parts where the pool spares a connection (SQLite takes one in turn).
+    assert [len(c) for c in cuts] == [slices, 1]
+    assert (await spent(moodle, list(expected), [OCT])) == {
+        u: [t.spent[Algorithm.USE_STATS]] for u, t in expected.items()
+    }
+
+
+def test_day_slices_cut_at_local_midnights() -> None:
+    assert timespent._day_slices(PARIS, *OCT, 1) == [OCT]
+    # Within one day there is no midnight to cut at.
+    assert timespent._day_slices(PARIS, DAY, DAY + 3600, 4) == [(DAY, DAY + 3600)]
+    # October in eight, across the end of summer time (25 October): Paris midnights alone.
+    found = timespent._day_slices(PARIS, *OCT, 8)
+    assert len(found) == 8
+    assert (found[0][0], found[-1][1]) == OCT
+    for (_, end), (start, _) in itertools.pairwise(found):
+        assert end == start
+        local = datetime.fromtimestamp(start, PARIS)
+        assert (local.hour, local.minute, local.second) == (0, 0, 0)
+    offsets = {datetime.fromtimestamp(start, PARIS).utcoffset() for start, _ in found[1:]}
+    assert len(offsets) == 2
+
+
+def test_the_packed_sort_key_is_used_only_where_it_fits_63_bits() -> None:
+    def packed(ids: Sequence[int], ranges: Sequence[tuple[int, int]] = (NOV,)) -> bool:
+        plan = timespent._plan(ranges, NOW)
+        return timespent._WindowArgs.of(plan, P, PARIS, NOW, ids).packed
+
+    # (greatest id + 1) x ranges must stay within 2**30 trails of two (counted or not).
+    assert packed([1, 2**30 - 1])
+    assert not packed([1, 2**30])
+    assert packed([2**29 - 1], [OCT, NOV])
+    assert not packed([2**29], [OCT, NOV])
+    assert not packed([-1, 5])
+    # The time since the span's start must fit 32 bits (a range is capped at now + 1).
+    assert packed([5], [(NOW + 1 - (2**32 - 1), NOW + 5)])
+    assert not packed([5], [(NOW + 1 - 2**32, NOW + 5)])
+
+
+async def test_learners_past_the_packed_key_are_summed_in_partitions_alike(
+    site: Site, moodle: Moodle
+) -> None:
+    """Ids too large for the one sort key take the partitioned statement, with the same sums."""
+    small, huge = await site.user(), 2**30
+    for user in (small, huge):
+        await site.login(user, DAY - 50, origin="cli")  # a login, not counted
+        await site.login(user, DAY)  # 100
+        await site.log(user, DAY + 100)  # last: 900
+    trail = Trail(2, {Algorithm.USE_STATS: TimeSpent(1000, {0: 1000}, 1)})
+    plan = timespent._plan([NOV], NOW)
+    assert timespent._WindowArgs.of(plan, P, PARIS, NOW, [small]).packed
+    assert not timespent._WindowArgs.of(plan, P, PARIS, NOW, [small, huge]).packed
+    async with moodle.request() as ctx:
+        for users in ([small], [huge], [small, huge]):
+            found = await window_trails(ctx, users, [NOV], params=P, tz=PARIS)
+            assert found == {u: [trail] for u in users}
+
+
+async def test_a_credit_too_long_for_32_bits_is_summed_as_bigints(
+    site: Site, moodle: Moodle
+) -> None:
+    """A credit of 2**31 s or more: the sums are not cast to integers. A threshold that large
+    still is (a gap is at most the span)."""
+    user = await site.user()
+    await site.log(user, DAY)  # gap 5,000: within T = 2**31; over T = 3,600: min(C, NOW - DAY)
+    await site.log(user, DAY + 5000)  # last: min(C, now - t)
+    first, last = NOW - DAY, NOW - DAY - 5000  # each below 2**31 - 1
+    plan = timespent._plan([NOV], NOW)
+    for params, total, narrow in [
+        (UseStatsParams(2**31, 900, False), 5000 + 900, True),
+        (UseStatsParams(3600, 2**31, False), first + last, False),
+        (UseStatsParams(3600, 2**31 - 1, False), first + last, True),
+    ]:
+        assert timespent._WindowArgs.of(plan, params, PARIS, NOW, [user]).narrow is narrow
+        assert (await both(moodle, user, params)) == TimeSpent(total, {0: total}, 1)
+
+
+def by_learner(ctx: RequestContext) -> RequestContext:
+    """``ctx`` with the statements of a log that has the learner index (forced: the window
+    statement then follows its order; the answers do not depend on the index being there)."""
+    found = statements(
+        "mdl_",
+        ctx.statements.ignored_log_indexes,
+        ctx.statements.batch_ignored_log_indexes,
+        log_by_learner=True,
+    )
+    return dataclasses.replace(ctx, statements=found)
+
+
 def read_by_ids(ctx: RequestContext) -> RequestContext:
     """``ctx`` with the statements MariaDB sends when its log outgrows the buffer pool and no
     index holds a learner's rows (forced: the test log is small): a batch reads the range of
@@ -626,6 +770,8 @@ async def test_random_trails_match_the_reference(
             )
             # The laps summed in the database, the users in two runs on two connections.
             in_database = await window_trails(ctx, users, ranges, params=params, parts=2)
+            # The same in the statement that follows the learner index's order.
+            indexed = await window_trails(by_learner(ctx), users, ranges, params=params, parts=2)
             # One range and use_stats alone: the loop requests take.
             alone = [
                 await folded_trails(ctx, users, [r], (Algorithm.USE_STATS,), params=params)
@@ -684,6 +830,7 @@ async def test_random_trails_match_the_reference(
                 assert trails[u][k].spent[Algorithm.USE_STATS] == expected
                 assert sliced[u][k] == trails[u][k]
                 assert in_database[u][k].spent[Algorithm.USE_STATS] == expected
+                assert indexed[u][k] == in_database[u][k]
                 d = ref.dedication(
                     stored, u, start, end, now=NOW, tz=PARIS, enrolment_starts=starts[u]
                 )
@@ -868,7 +1015,7 @@ def test_a_window_statement_of_one_shape_differs_only_in_its_named_parameters() 
     compiled, named = [], []
     for ids, span, now, params in calls:
         args = timespent._WindowArgs.of(timespent._plan([span], now), params, PARIS, now, ids)
-        assert args.shape == (1, 1, True, False)
+        assert args.shape == (1, 1, True, False, True, True, False)
         statement = timespent._window_statement(tables, args, as_array=True)
         compiled.append(statement.compile(dialect=dialect))
         named.append(args.values())

@@ -119,6 +119,18 @@ def _flag(clause: ColumnElement[bool]) -> ColumnElement[int]:
 #: The bits of a log row's ``kind`` (Statements._log).
 LOGIN, COUNTED, LOGOUT = 1, 2, 4
 
+
+def row_kind(log: Table) -> ColumnElement[int]:
+    """A log row's kind: the bits :data:`LOGIN`, :data:`COUNTED` and :data:`LOGOUT`."""
+    logout = or_(*(log.c.action == a for a in LOGOUT_ACTIONS))
+    # Constants written into the statement: the same text, fewer values, on every database.
+    return (
+        case((login_row(log), literal_column(str(LOGIN))), else_=literal_column("0"))
+        + case((counted_row(log), literal_column(str(COUNTED))), else_=literal_column("0"))
+        + case((logout, literal_column(str(LOGOUT))), else_=literal_column("0"))
+    )
+
+
 #: From this many learners a statistics statement is a batch: PostgreSQL sums time spent itself
 #: (timespent.window_trails), MariaDB may read the table in order (lookup_indexes). An IN list
 #: is padded to a power of two, so its statement is a batch from 65 ids.
@@ -436,19 +448,11 @@ class Statements:
         turns each column of every row into a Python value, 500 learners' month ~20 % less
         CPU). ``with_id`` adds the row's id, for rows that come unordered (JSON arrays)."""
         log = self.tables.logstore_standard_log
-        counted, login = counted_row(log), login_row(log)
-        logout = or_(*(log.c.action == a for a in LOGOUT_ACTIONS))
-        # Constants written into the statement: the same text, fewer values, on every database.
-        kind = (
-            case((login, literal_column(str(LOGIN))), else_=literal_column("0"))
-            + case((counted, literal_column(str(COUNTED))), else_=literal_column("0"))
-            + case((logout, literal_column(str(LOGOUT))), else_=literal_column("0"))
-        )
-        columns = [log.c.userid, log.c.timecreated, func.coalesce(log.c.courseid, 0), kind]
+        columns = [log.c.userid, log.c.timecreated, func.coalesce(log.c.courseid, 0), row_kind(log)]
         query = select(*columns, *([log.c.id] if with_id else [])).where(
             log.c.timecreated >= bindparam("low"),
             log.c.timecreated < bindparam("high"),
-            or_(counted, login),
+            or_(counted_row(log), login_row(log)),
         )
         ignored = self.batch_ignored_log_indexes if batch else self.ignored_log_indexes
         if ignored:

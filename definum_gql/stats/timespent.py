@@ -52,12 +52,15 @@ from sqlalchemy import (
     BigInteger,
     BindParameter,
     ColumnElement,
+    Integer,
     Select,
     Subquery,
+    Table,
     and_,
     any_,
     bindparam,
     case,
+    cast,
     func,
     literal,
     or_,
@@ -76,6 +79,7 @@ from definum_gql.moodle.queries import (
     counted_row,
     is_batch,
     login_row,
+    row_kind,
 )
 from definum_gql.moodle.reader import CHUNK, Reader, Row, all_ended
 from definum_gql.moodle.site import RequestContext, UseStatsParams, use_stats_params
@@ -154,10 +158,23 @@ class _WindowArgs:
     #: The learners; for a list longer than CHUNK, only its first and last (others dropped later).
     ids: tuple[int, ...]
     bounded: bool
+    #: The rows read, ``[low, high)``, and summed, those before ``keep`` (:meth:`during`).
+    low: int
+    keep: int
+    high: int
+    #: The log has an index in learner and time order (``Statements.log_by_learner``).
+    by_learner: bool
 
     @classmethod
     def of(
-        cls, plan: _Plan, params: UseStatsParams, tz: ZoneInfo, now: int, ids: Sequence[int]
+        cls,
+        plan: _Plan,
+        params: UseStatsParams,
+        tz: ZoneInfo,
+        now: int,
+        ids: Sequence[int],
+        *,
+        by_learner: bool = False,
     ) -> _WindowArgs:
         return cls(
             plan=plan,
@@ -169,6 +186,10 @@ class _WindowArgs:
             enrolmentfilter=params.enrolmentfilter,
             ids=(),
             bounded=False,
+            low=plan.low,
+            keep=plan.high,
+            high=plan.high,
+            by_learner=by_learner,
         ).among(ids)
 
     def among(self, ids: Sequence[int]) -> _WindowArgs:
@@ -177,9 +198,44 @@ class _WindowArgs:
         listed = (min(ids), max(ids)) if bounded else tuple(ids)
         return dataclasses.replace(self, ids=listed, bounded=bounded)
 
+    def during(self, low: int, keep: int) -> _WindowArgs:
+        """The same statement summing the rows in ``[low, keep)`` alone, ``keep`` a local
+        midnight: it reads on past ``keep`` by the threshold, so that a row's lap sees its next
+        row (one later than that earns the credit either way) and the row closes its day."""
+        return dataclasses.replace(
+            self, low=low, keep=keep, high=min(self.plan.high, keep + self.threshold + 1)
+        )
+
     @property
-    def shape(self) -> tuple[int, int, bool, bool]:
-        return (len(self.plan.ranges), len(self.changes), self.enrolmentfilter, self.bounded)
+    def narrow(self) -> bool:
+        """Whether every lap fits a 32-bit integer (_window_statement)."""
+        longest = min(self.threshold, self.plan.high - self.plan.low)
+        return max(longest, self.credit) < 2**31
+
+    @property
+    def slots(self) -> int:
+        """Ranges a learner's trails may be in: the caller's indexes."""
+        return max(k for k, _, _ in self.plan.ranges) + 1
+
+    @property
+    def packed(self) -> bool:
+        """Whether each row's trail and time fit one 63-bit sort key (_window_statement): the
+        ids and ranges below 2**30 trails of 2 (counted or not), the span below 2**32 s."""
+        ids = self.ids or (0,)
+        span = self.plan.high - self.plan.low
+        return min(ids) >= 0 and (max(ids) + 1) * self.slots <= 2**30 and span < 2**32
+
+    @property
+    def shape(self) -> tuple[int, int, bool, bool, bool, bool, bool]:
+        return (
+            len(self.plan.ranges),
+            len(self.changes),
+            self.enrolmentfilter,
+            self.bounded,
+            self.narrow,
+            self.packed,
+            self.by_learner,
+        )
 
     def values(self) -> dict[str, Any]:
         """The named parameters, by name."""
@@ -187,14 +243,17 @@ class _WindowArgs:
             "now": self.now,
             "threshold": self.threshold,
             "credit": self.credit,
-            "low": self.plan.low,
-            "high": self.plan.high,
+            "low": self.low,
+            "keep": self.keep,
+            "high": self.high,
             "off0": self.offset,
         }
         for i, (k, start, end) in enumerate(self.plan.ranges):
             found.update({f"k{i}": k, f"s{i}": start, f"e{i}": end})
         for i, (at, offset) in enumerate(self.changes, 1):
             found.update({f"at{i}": at, f"off{i}": offset})
+        if self.packed:
+            found.update(slots=self.slots, base=self.plan.low)
         if self.bounded:
             found["first"], found["last"] = self.ids
         else:
@@ -241,48 +300,26 @@ def _among(
 def _window_statement(tables: MoodleTables, args: _WindowArgs, as_array: bool) -> Select[Any]:
     """Per (user, range, course): use_stats seconds, local days, logins.
 
-    The trail is the user's counted rows in the range (login rows that are not counted sit in
-    partitions of their own). Each row's lap comes from LEAD(); a row closes a local day when
-    the next row is on another day or there is none, so the sum of those marks over a user's
-    courses is its day count (LAG() for the day cost a second window). block_use_stats'
-    enrolment filter drops the rows before the latest enrolment start: a prefix of the trail, so
-    the laps and days of the rows kept are the same computed over the whole trail, and the
-    filter applies after the window (joining the starts before it cost PostgreSQL a sort).
+    The trail is the user's counted rows in the range (login rows that are not counted are
+    trails of their own). Each row's lap comes from LEAD() (:func:`_laps`); a row closes a
+    local day when the next row is on another day or there is none, so the sum of those marks
+    over a user's courses is its day count (LAG() for the day cost a second window).
+    block_use_stats' enrolment filter drops the rows before the latest enrolment start: a
+    prefix of the trail, so the laps and days of the rows kept are the same computed over the
+    whole trail, and the filter applies after the window (joining the starts before it cost
+    PostgreSQL a sort).
 
     Every value that changes between calls is a named parameter of ``args`` (the constants stay
     inline), so that one compiled statement serves every call of its shape.
     """
     v = _Binds(args.values())
-    log = tables.logstore_standard_log
-    r = _ranges_table(args, v, "ranges")
-    counted = counted_row(log)
-    used = case((counted, 1), else_=0)
-    order = (log.c.timecreated, log.c.id)
-    logout = or_(*(log.c.action == action for action in LOGOUT_ACTIONS))
-    laps = (
-        select(
-            log.c.userid.label("userid"),
-            r.c.k.label("k"),
-            log.c.timecreated.label("t"),
-            func.coalesce(log.c.courseid, 0).label("course"),
-            case((logout, 1), else_=0).label("logout"),
-            used.label("used"),
-            case((login_row(log), 1), else_=0).label("login"),
-            func.lead(log.c.timecreated)
-            .over(partition_by=(log.c.userid, r.c.k, used), order_by=order)
-            .label("nt"),
-        )
-        .select_from(log.join(r, and_(log.c.timecreated >= r.c.s, log.c.timecreated < r.c.e)))
-        .where(
-            _among(log.c.userid, args, v, as_array),
-            log.c.timecreated >= v("low"),
-            log.c.timecreated < v("high"),
-            or_(counted, login_row(log)),
-        )
-        .subquery("laps")
-    )
+    laps = _laps(tables.logstore_standard_log, args, v, as_array)
     source: Any = laps
-    folded: ColumnElement[bool] = laps.c.used == 1
+    # Rows past ``keep`` are read for the laps before it (_WindowArgs.during) and add nothing
+    # (a CASE rather than a WHERE: PostgreSQL then expects every row and hashes the groups
+    # instead of sorting 1.2 million rows for a GroupAggregate).
+    kept = laps.c.t < v("keep")
+    folded: ColumnElement[bool] = and_(laps.c.used == 1, kept)
     if args.enrolmentfilter:
         ue, starts_r = tables.user_enrolments, _ranges_table(args, v, "starts_ranges")
         starts = (
@@ -314,6 +351,13 @@ def _window_statement(tables: MoodleTables, args: _WindowArgs, as_array: bool) -
         (or_(laps.c.nt.is_(None), day(laps.c.nt) != day(laps.c.t)), one),
         else_=zero,
     )
+    login = case((kept, laps.c.login), else_=zero)
+    # Summed as integers where a lap fits one (PostgreSQL sums integers into a bigint in place,
+    # bigints into a numeric held in memory per group): a lap is at most the credit or the
+    # least of the threshold and the span.
+    sums: list[ColumnElement[Any]] = [lap, closes_day, login]
+    if args.narrow:
+        sums = [cast(x, Integer) for x in sums]
     # Grouped course first: the rows come sorted by user, and PostgreSQL would otherwise sort
     # them again by course for a GroupAggregate (a hash of the ~2 groups per user is cheaper).
     return (
@@ -321,12 +365,109 @@ def _window_statement(tables: MoodleTables, args: _WindowArgs, as_array: bool) -
             laps.c.userid,
             laps.c.k,
             laps.c.course,
-            func.sum(lap),
-            func.sum(closes_day),
-            func.sum(laps.c.login),
+            *(func.sum(x) for x in sums),
         )
         .select_from(source)
         .group_by(laps.c.course, laps.c.k, laps.c.userid)
+    )
+
+
+def _laps(log: Table, args: _WindowArgs, v: _Binds, as_array: bool) -> Subquery:
+    """Each counted or login row of :func:`_window_statement` with its trail's next time.
+
+    Where the log has the learner index, in its order (:func:`_indexed_laps`). Otherwise the
+    rows are sorted, and their values are computed first, once (OFFSET 0 keeps PostgreSQL from
+    merging the two queries, which evaluated each text comparison at every use and sorted the
+    text columns): the sort carries integers alone. Where it fits 63 bits (``args.packed``),
+    the sort has one key instead of four (a part's 1.2 million rows sorted in ~0.55 instead of
+    ~0.9 s): the trail (user, range, counted or not) above bit 32, the time since the span's
+    start below it; the next row is the trail's when its key agrees above bit 32, and its time
+    is as far from this row's as its key is.
+    """
+    r = _ranges_table(args, v, "ranges")
+    if args.by_learner:
+        return _indexed_laps(log, r, args, v, as_array)
+    scan = (
+        select(
+            log.c.userid.label("userid"),
+            r.c.k.label("k"),
+            log.c.timecreated.label("t"),
+            log.c.id.label("id"),
+            func.coalesce(log.c.courseid, 0).label("course"),
+            row_kind(log).label("kind"),
+        )
+        .select_from(log.join(r, and_(log.c.timecreated >= r.c.s, log.c.timecreated < r.c.e)))
+        .where(
+            _among(log.c.userid, args, v, as_array),
+            log.c.timecreated >= v("low"),
+            log.c.timecreated < v("high"),
+        )
+        .offset(0)
+        .subquery("scan")
+    )
+
+    def bit(flag: int, shift: int) -> ColumnElement[Any]:
+        return scan.c.kind.op("&")(literal(flag, Integer)).op(">>")(literal(shift, Integer))
+
+    used = bit(COUNTED, 1)
+    nt: ColumnElement[Any]
+    if args.packed:
+        trail = (scan.c.userid * v("slots") + scan.c.k) * 2 + used
+        key = trail * literal(2**32, BigInteger) + (scan.c.t - v("base"))
+        after = func.lead(key).over(order_by=(key, scan.c.id))
+        high = literal(32, Integer)
+        nt = case((after.op(">>")(high) == key.op(">>")(high), after - key + scan.c.t))
+    else:
+        nt = func.lead(scan.c.t).over(
+            partition_by=(scan.c.userid, scan.c.k, used), order_by=(scan.c.t, scan.c.id)
+        )
+    return (
+        select(
+            scan.c.userid,
+            scan.c.k,
+            scan.c.t,
+            scan.c.course,
+            bit(LOGOUT, 2).label("logout"),
+            used.label("used"),
+            bit(LOGIN, 0).label("login"),
+            nt.label("nt"),
+        )
+        .where(scan.c.kind.op("&")(literal(LOGIN | COUNTED, Integer)) != 0)
+        .subquery("laps")
+    )
+
+
+def _indexed_laps(
+    log: Table, r: Subquery, args: _WindowArgs, v: _Binds, as_array: bool
+) -> Subquery:
+    """:func:`_laps` over the learner index: PostgreSQL reads the rows in learner and time
+    order and sorts each learner's alone (every learner's month 1.78 s against 2.2 s for the
+    sorted statement of :func:`_laps`, 500 learners 93 against 107 ms, BENCHMARKS.md)."""
+    counted, login = counted_row(log), login_row(log)
+    used = case((counted, 1), else_=0)
+    logout = or_(*(log.c.action == action for action in LOGOUT_ACTIONS))
+    lead = func.lead(log.c.timecreated).over(
+        partition_by=(log.c.userid, r.c.k, used), order_by=(log.c.timecreated, log.c.id)
+    )
+    return (
+        select(
+            log.c.userid.label("userid"),
+            r.c.k.label("k"),
+            log.c.timecreated.label("t"),
+            func.coalesce(log.c.courseid, 0).label("course"),
+            case((logout, 1), else_=0).label("logout"),
+            used.label("used"),
+            case((login, 1), else_=0).label("login"),
+            lead.label("nt"),
+        )
+        .select_from(log.join(r, and_(log.c.timecreated >= r.c.s, log.c.timecreated < r.c.e)))
+        .where(
+            _among(log.c.userid, args, v, as_array),
+            log.c.timecreated >= v("low"),
+            log.c.timecreated < v("high"),
+            or_(counted, login),
+        )
+        .subquery("laps")
     )
 
 
@@ -590,6 +731,17 @@ def _slices(low: int, high: int, parts: int) -> list[tuple[int, int]]:
     """``[low, high)`` cut into ``parts`` time slices of about the same length, in order."""
     cuts = [low + (high - low) * i // parts for i in range(parts + 1)]
     return [(a, b) for a, b in pairwise(cuts) if a < b]
+
+
+def _day_slices(tz: ZoneInfo, low: int, high: int, parts: int) -> list[tuple[int, int]]:
+    """``[low, high)`` cut into up to ``parts`` slices of about the same length at local
+    midnights (fewer when the span holds fewer midnights), in order."""
+    cuts = {low, high}
+    for start, _ in _slices(low, high, parts)[1:]:
+        midnight = _local_midnight(datetime.fromtimestamp(start, tz).date(), tz)
+        if low < midnight < high:
+            cuts.add(midnight)
+    return list(pairwise(sorted(cuts)))
 
 
 async def _slice_span(
@@ -995,38 +1147,74 @@ async def window_trails(
     """Each user's :class:`Trail` (logins and use_stats) with the laps summed in the database.
 
     The same answers as :func:`fold_trails` (tests hold both to the reference), without sending
-    the rows. ``parts`` > 1 cuts the users into that many id runs, each one statement on a
-    connection of its own (as many as the pool spares), sent at the same time: PostgreSQL runs
-    a window on one core.
+    the rows. ``parts`` > 1 cuts the work in that many statements, each on a connection of its
+    own (as many as the pool spares), sent at the same time: PostgreSQL runs a window on one
+    core. The learners are cut into id runs, unless the list is read by its bounds (longer
+    than CHUNK) from a log without the learner index: the span's every row is read then, and it
+    is cut in time at local midnights so that each part reads its own pages of the log (cut by
+    learners, each part read the whole span and dropped the other's rows: every learner's month
+    2.34-2.42 -> 2.13-2.27 s, BENCHMARKS.md).
     """
     params = params or ctx.use_stats
     tz = tz or ctx.tz
     now = ctx.now
-    result = _no_trails(user_ids, ranges, (Algorithm.USE_STATS,))
+    wanted = sorted({int(u) for u in user_ids})
     plan = _plan(ranges, now)
-    if not result or not plan.ranges:
-        return result
-    args = _WindowArgs.of(plan, params, tz, now, ())  # each part: args.among(its ids)
-    answers = await _in_parts(
-        ctx, sorted(result), parts, lambda reader, ids: _window_rows(ctx, reader, args.among(ids))
-    )
-    sums: dict[tuple[int, int], dict[int, int]] = {}
-    days: dict[tuple[int, int], int] = {}
-    logins: dict[tuple[int, int], int] = {}
-    for rows in answers:
-        for userid, k, course, seconds, opened, logged in rows:
-            if userid not in result:
-                continue
-            key = (int(userid), int(k))
-            if seconds:
-                sums.setdefault(key, {})[int(course)] = int(seconds)
-            days[key] = days.get(key, 0) + int(opened)
-            logins[key] = logins.get(key, 0) + int(logged)
-    for (userid, k), n in days.items():
-        by_course = sums.get((userid, k), {})
-        spent = TimeSpent(sum(by_course.values()), by_course, n)
-        result[userid][k] = Trail(logins[(userid, k)], {Algorithm.USE_STATS: spent})
+    if not wanted or not plan.ranges:
+        return _no_trails(wanted, ranges, (Algorithm.USE_STATS,))
+    among = set(wanted)
+    sums: dict[tuple[int, int], _Sums] = {}
+
+    async def summed(reader: Reader, args: _WindowArgs) -> list[Row]:
+        # Each part's rows are added as soon as they come, while the others run.
+        for userid, k, course, seconds, opened, logged in await _window_rows(ctx, reader, args):
+            if userid in among:
+                key = (int(userid), int(k))
+                found = sums.get(key)
+                if found is None:
+                    found = sums[key] = _Sums()
+                found.add(int(course), int(seconds), int(opened), int(logged))
+        return []
+
+    by_learner = ctx.statements.log_by_learner
+    # Each part: args.among(its ids), or args.during(its time).
+    args = _WindowArgs.of(plan, params, tz, now, (), by_learner=by_learner)
+    if len(wanted) > CHUNK and not by_learner:
+        every = args.among(wanted)
+        await _side_by_side(
+            ctx,
+            parts,
+            lambda n: _day_slices(tz, plan.low, plan.high, n),
+            lambda reader, cut: summed(reader, every.during(*cut)),
+        )
+    else:
+        await _in_parts(ctx, wanted, parts, lambda reader, ids: summed(reader, args.among(ids)))
+    result = _no_trails(wanted, ranges, (Algorithm.USE_STATS,))
+    for (userid, k), found in sums.items():
+        result[userid][k] = found.trail()
     return result
+
+
+class _Sums:
+    """One learner's sums in one range from the window statement's rows (one per course and
+    part: a course in two time parts adds both)."""
+
+    __slots__ = ("by_course", "days", "logins")
+
+    def __init__(self) -> None:
+        self.by_course: dict[int, int] = {}
+        self.days = 0
+        self.logins = 0
+
+    def add(self, course: int, seconds: int, days: int, logins: int) -> None:
+        if seconds:
+            self.by_course[course] = self.by_course.get(course, 0) + seconds
+        self.days += days
+        self.logins += logins
+
+    def trail(self) -> Trail:
+        spent = TimeSpent(sum(self.by_course.values()), self.by_course, self.days)
+        return Trail(self.logins, {Algorithm.USE_STATS: spent})
 
 
 async def _window_rows(ctx: RequestContext, reader: Reader, args: _WindowArgs) -> list[Row]:
