@@ -227,7 +227,7 @@ async def test_a_stream_left_unfinished_leaves_no_rows_to_the_next_statement(
     async with moodle.request() as ctx:
         whole = await ctx.reader.rows(ctx.statements.log_span, None, **span)
         assert [r[0] for r in whole] == users  # in time order
-        stream = ctx.reader.batches(ctx.statements.log_span, 1, **span)
+        stream = ctx.reader.batches(ctx.statements.log_span, 1, None, **span)
         async with aclosing(stream):
             first = await anext(stream)
             streaming = ctx.reader._driver
@@ -238,7 +238,7 @@ async def test_a_stream_left_unfinished_leaves_no_rows_to_the_next_statement(
         ]
         # Not drained (a month is millions of rows): that connection is dropped.
         assert (ctx.reader._driver is not streaming) == mariadb
-        streamed = [b async for b in ctx.reader.batches(ctx.statements.log_span, 2, **span)]
+        streamed = [b async for b in ctx.reader.batches(ctx.statements.log_span, 2, None, **span)]
     assert [list(r) for b in streamed for r in b] == [list(r) for r in whole]
 
 

@@ -405,6 +405,56 @@ async def test_a_list_read_by_its_bounds_is_summed_in_time_parts_exact_across_th
     }
 
 
+async def test_a_batch_streamed_with_the_learner_index_folds_rows_that_come_before_the_starts(
+    site: Site, moodle: Moodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MariaDB with the learner index folds a batch's parts as their rows arrive, one batch at a
+    time; batches that come before the enrolment starts wait for them, then are folded with
+    the filter."""
+    if moodle.db.backend != "mysql":
+        pytest.skip("rows stream as they arrive on MariaDB alone")
+    monkeypatch.setattr(timespent, "LEARNER_STREAM_BATCH", 1)
+    course = await site.course()
+    learners = [await site.user() for _ in range(4)]
+    for n, user in enumerate(learners):
+        await site.enrol(user, course, timestart=DAY + 50)
+        await site.log(user, DAY)  # before the enrolment start: dropped
+        await site.login(user, DAY + 100)  # 100 + 10n to the next row
+        await site.log(user, DAY + 200 + 10 * n, courseid=course)  # last: 900
+    ids = sorted(learners + list(range(10**6, 10**6 + BATCH_LEARNERS)))
+    params = UseStatsParams(3600, 900, enrolmentfilter=True)
+    plan = timespent._plan([NOV], NOW)
+    arrived = asyncio.Event()
+    batches = Reader.batches
+
+    async def noticed(self: Reader, *args: Any, **kwargs: Any) -> Any:
+        async for batch in batches(self, *args, **kwargs):
+            arrived.set()
+            yield batch
+
+    monkeypatch.setattr(Reader, "batches", noticed)
+    async with moodle.request() as ctx:
+
+        async def read_starts(c: RequestContext) -> Sequence[Sequence[Any]]:
+            await arrived.wait()  # rows have come (and wait) before the starts
+            return await c.reader.rows(c.statements.enrolment_starts, ids, high=plan.high)
+
+        def one_of(starts: Sequence[Sequence[Any]]) -> timespent._OneRange:
+            found = timespent._one_range(plan, [Algorithm.USE_STATS], starts, params, PARIS, NOW)
+            assert found is not None
+            return found
+
+        one = await asyncio.wait_for(
+            timespent._fold_learner_streams(by_learner(ctx), ids, plan, read_starts, one_of), 60
+        )
+        folded = one.into(timespent._no_trails(ids, [NOV], [Algorithm.USE_STATS]))
+        streamed = await folded_trails(by_learner(ctx), ids, [NOV], params=params, tz=PARIS)
+    for n, user in enumerate(learners):
+        spent = TimeSpent(1000 + 10 * n, {0: 100 + 10 * n, course: 900}, 1)
+        assert folded[user] == streamed[user] == [Trail(1, {Algorithm.USE_STATS: spent})]
+    assert folded == streamed
+
+
 def test_day_slices_cut_at_local_midnights() -> None:
     assert timespent._day_slices(PARIS, *OCT, 1) == [OCT]
     # Within one day there is no midnight to cut at.
@@ -806,6 +856,19 @@ async def test_random_trails_match_the_reference(
                     )
                     for r in ranges
                 ]
+            # With the learner index, MariaDB folds a batch's parts as their rows arrive (two
+            # rows a batch, so that trails are folded across batches).
+            monkeypatch.setattr(timespent, "LEARNER_STREAM_BATCH", 2)
+            padded[0] = [
+                await folded_trails(
+                    by_learner(ctx),
+                    users + absent[: BATCH_LEARNERS - 3],
+                    [r],
+                    (Algorithm.USE_STATS,),
+                    params=params,
+                )
+                for r in ranges
+            ]
             sliced = await folded_trails(
                 by_ids,
                 users + absent[: BATCH_LEARNERS - 3],

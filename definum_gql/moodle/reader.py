@@ -544,22 +544,38 @@ class Reader:
             found.extend(await self._run(prepared, len(batch), {**params, **id_params(batch)}))
         return found
 
+    @property
+    def streams(self) -> bool:
+        """Whether :meth:`batches` hands rows over as they arrive (MariaDB/MySQL's driver)."""
+        return self.database.backend == "mysql" and self.database.raw
+
     async def batches(
-        self, prepared: Prepared, size: int = 20_000, **params: Any
+        self,
+        prepared: Prepared,
+        size: int = 20_000,
+        ids: Sequence[int] | None = None,
+        **params: Any,
     ) -> AsyncGenerator[list[Row], None]:
-        """The rows of ``prepared`` (not listed) in batches of at most ``size``, as they arrive.
+        """The rows of ``prepared`` in batches of at most ``size``, as they arrive (a listed
+        statement: for ``ids``, at most ``CHUNK`` of them).
 
         On MariaDB an unbuffered cursor: the caller works on one batch while the server sends
         the next (every learner's month: the server's 3-4 s and our fold's 1.5 s overlap). A
         stream left unfinished leaves rows on the wire, so the connection is not reused.
         Elsewhere one batch holds every row (asyncpg streams only inside a transaction).
         """
-        if self.database.backend != "mysql" or not self.database.raw:
-            yield await self._run(prepared, 0, params)
+        n = 0
+        if prepared.listed:
+            if not ids or len(ids) > CHUNK:
+                raise ValueError(f"a listed statement streams 1 to {CHUNK} ids")
+            n = len(ids)
+            params = {**params, **id_params(ids)}
+        if not self.streams:
+            yield await self._run(prepared, n, params)
             return
         from asyncmy.cursors import SSCursor
 
-        compiled = prepared.compiled(self.database.dialect, 0)
+        compiled = prepared.compiled(self.database.dialect, bucket(n) if n else 0)
         args = tuple(params[k] if k in params else compiled.defaults[k] for k in compiled.order)
         started = time.perf_counter()
         finished = False
