@@ -358,12 +358,12 @@ async def test_a_list_read_by_its_bounds_is_summed_in_time_parts_exact_across_th
     assert timespent._day_slices(PARIS, *OCT, 2) == [(OCT[0], MID_OCT), (MID_OCT, OCT[1])]
     cut = MID_OCT
     course = await site.course()
-    a, b, c, d, e, f = [await site.user() for _ in range(6)]
+    a, b, c, d, e, f, g = [await site.user() for _ in range(7)]
     await site.log(a, cut - 100)  # next row after the cut: 150
     await site.log(a, cut + 50)  # last: 900
     await site.log(b, cut - 100)  # next row 3,601 s later: over T, 900
     await site.log(b, cut + 3501)  # last: 900
-    await site.log(c, cut - 1)  # next row exactly T later (the last one the part reads): 3,600
+    await site.log(c, cut - 1)  # next row exactly T later: 3,600
     await site.log(c, cut + 3599)  # last: 900
     await site.login(d, cut - 200)  # 100 to the logout
     await site.log(d, cut - 100, action="loggedout", target="user")  # 0
@@ -373,6 +373,9 @@ async def test_a_list_read_by_its_bounds_is_summed_in_time_parts_exact_across_th
     await site.log(f, cut - 7200, courseid=course)  # 1,000
     await site.log(f, cut - 6200, courseid=course)  # 7,200 > T: 900
     await site.log(f, cut + 1000, courseid=course)  # last: 900
+    await site.log(g, cut - 1)  # 1
+    await site.log(g, cut)  # at the cut, summed after it alone: T to the next, 3,600
+    await site.log(g, cut + 3600)  # the last row the part before the cut reads; last: 900
     # Every trail has a row on each side of the midnight: two days each.
     expected = {
         a: Trail(0, {Algorithm.USE_STATS: TimeSpent(1050, {0: 1050}, 2)}),
@@ -381,6 +384,7 @@ async def test_a_list_read_by_its_bounds_is_summed_in_time_parts_exact_across_th
         d: Trail(1, {Algorithm.USE_STATS: TimeSpent(1000, {0: 1000}, 2)}),
         e: Trail(2, {Algorithm.USE_STATS: TimeSpent(1500, {0: 1500}, 2)}),
         f: Trail(0, {Algorithm.USE_STATS: TimeSpent(2800, {course: 2800}, 2)}),
+        g: Trail(0, {Algorithm.USE_STATS: TimeSpent(4501, {0: 4501}, 2)}),
     }
     cuts: list[list[tuple[int, int]]] = []
     day_slices = timespent._day_slices
@@ -453,6 +457,14 @@ async def test_a_batch_streamed_with_the_learner_index_folds_rows_that_come_befo
         spent = TimeSpent(1000 + 10 * n, {0: 100 + 10 * n, course: 900}, 1)
         assert folded[user] == streamed[user] == [Trail(1, {Algorithm.USE_STATS: spent})]
     assert folded == streamed
+    # Cut in runs as _learner_rows cuts them: from WINDOW_LEARNERS learners, else one batch.
+    for size, runs in [(70, 1), (len(ids), timespent.WINDOW_PARTS)]:
+        asked = sorted(learners + list(range(10**6, 10**6 + size - len(learners))))
+        with StatementCounter(moodle) as counter:
+            async with moodle.request() as ctx:
+                found = await folded_trails(by_learner(ctx), asked, [NOV], params=params)
+        assert len(counter.reading("mdl_logstore_standard_log")) == runs
+        assert {u: found[u] for u in learners} == {u: streamed[u] for u in learners}
 
 
 def test_day_slices_cut_at_local_midnights() -> None:
@@ -509,20 +521,30 @@ async def test_learners_past_the_packed_key_are_summed_in_partitions_alike(
 async def test_a_credit_too_long_for_32_bits_is_summed_as_bigints(
     site: Site, moodle: Moodle
 ) -> None:
-    """A credit of 2**31 s or more: the sums are not cast to integers. A threshold that large
-    still is (a gap is at most the span)."""
+    """The window's sums are integers where no lap can reach 2**31 s (a gap is at most the
+    threshold and the span, a credit at most the credit and the time since the span's start);
+    a row from 1958 earns a longer credit, and they are bigints then (PostgreSQL refuses the
+    cast otherwise)."""
     user = await site.user()
     await site.log(user, DAY)  # gap 5,000: within T = 2**31; over T = 3,600: min(C, NOW - DAY)
     await site.log(user, DAY + 5000)  # last: min(C, now - t)
-    first, last = NOW - DAY, NOW - DAY - 5000  # each below 2**31 - 1
+    first, last = NOW - DAY, NOW - DAY - 5000
     plan = timespent._plan([NOV], NOW)
-    for params, total, narrow in [
-        (UseStatsParams(2**31, 900, False), 5000 + 900, True),
-        (UseStatsParams(3600, 2**31, False), first + last, False),
-        (UseStatsParams(3600, 2**31 - 1, False), first + last, True),
+    long_credit = UseStatsParams(3600, 2**31 + 100, False)
+    for params, total in [
+        (UseStatsParams(2**31, 900, False), 5000 + 900),
+        (long_credit, first + last),
     ]:
-        assert timespent._WindowArgs.of(plan, params, PARIS, NOW, [user]).narrow is narrow
+        assert timespent._WindowArgs.of(plan, params, PARIS, NOW, [user]).narrow
         assert (await both(moodle, user, params)) == TimeSpent(total, {0: total}, 1)
+    old = NOW - 2**31 - 500
+    await site.log(user, old)  # over T to DAY: min(C, NOW - old = 2**31 + 500) = C
+    since_1958 = (old - 500, NOW + 1)
+    plan = timespent._plan([since_1958], NOW)
+    assert not timespent._WindowArgs.of(plan, long_credit, PARIS, NOW, [user]).narrow
+    total = 2**31 + 100 + first + last
+    found = await both(moodle, user, long_credit, ranges=(since_1958,))
+    assert found == TimeSpent(total, {0: total}, 2)
 
 
 def by_learner(ctx: RequestContext) -> RequestContext:

@@ -96,6 +96,8 @@ LEARNER_STREAM_BATCH = 4_000
 #: Time slices of a month read by ids (_span_batches).
 SPAN_SLICES = 4
 DEDICATION_GAP = 3600
+#: Earlier than any time a log or an enrolment holds (a BIGINT).
+BEFORE_ALL = -(2**63)
 DEDICATION_MIN_SESSION = 120
 
 _Part = TypeVar("_Part")
@@ -144,7 +146,8 @@ class _WindowArgs:
     """What a window statement reads, as values that change from call to call, and its shape.
 
     The statement is built and compiled once per shape (the numbers of ranges and of UTC offset
-    changes, the enrolment filter, ids listed or only bounded), with these values as named
+    changes, the enrolment filter, ids listed or only bounded, sums as integers, one sort key,
+    the learner index's order: :attr:`shape`), with these values as named
     parameters (:func:`_window_statement`): a call then costs only its values (building and
     compiling it took 6-11 ms of CPU a part, BENCHMARKS.md).
     """
@@ -202,17 +205,21 @@ class _WindowArgs:
 
     def during(self, low: int, keep: int) -> _WindowArgs:
         """The same statement summing the rows in ``[low, keep)`` alone, ``keep`` a local
-        midnight: it reads on past ``keep`` by the threshold, so that a row's lap sees its next
-        row (one later than that earns the credit either way) and the row closes its day."""
+        midnight: it reads on to ``keep`` + the threshold (included), so that a row's lap sees
+        its next row (one later than that earns the credit either way) and the row closes its
+        day."""
         return dataclasses.replace(
             self, low=low, keep=keep, high=min(self.plan.high, keep + self.threshold + 1)
         )
 
     @property
     def narrow(self) -> bool:
-        """Whether every lap fits a 32-bit integer (_window_statement)."""
-        longest = min(self.threshold, self.plan.high - self.plan.low)
-        return max(longest, self.credit) < 2**31
+        """Whether every lap fits a 32-bit integer (_window_statement): a gap is at most the
+        threshold and the span, a credit at most the credit and the time since the span's
+        start (only rows from before 1958 make it larger)."""
+        gap = min(self.threshold, self.plan.high - self.plan.low)
+        credit = min(self.credit, self.now - self.plan.low)
+        return max(gap, credit) < 2**31
 
     @property
     def slots(self) -> int:
@@ -381,10 +388,10 @@ def _laps(log: Table, args: _WindowArgs, v: _Binds, as_array: bool) -> Subquery:
     rows are sorted, and their values are computed first, once (OFFSET 0 keeps PostgreSQL from
     merging the two queries, which evaluated each text comparison at every use and sorted the
     text columns): the sort carries integers alone. Where it fits 63 bits (``args.packed``),
-    the sort has one key instead of four (a part's 1.2 million rows sorted in ~0.55 instead of
-    ~0.9 s): the trail (user, range, counted or not) above bit 32, the time since the span's
-    start below it; the next row is the trail's when its key agrees above bit 32, and its time
-    is as far from this row's as its key is.
+    the sort has one key instead of four (a part's 1.2 million rows sorted in ~0.57 instead
+    of ~1.0 s, BENCHMARKS.md): the trail (user, range, counted or not) above bit 32, the time
+    since the span's start below it; the next row is the trail's when its key agrees above
+    bit 32, and its time is as far from this row's as its key is.
     """
     r = _ranges_table(args, v, "ranges")
     if args.by_learner:
@@ -690,14 +697,19 @@ async def _learner_rows(ctx: RequestContext, ids: Sequence[int], plan: _Plan) ->
             ctx, plan, lambda reader, span: reader.rows(statements.log_rows, ids, **span)
         )
     else:
-        split = len(ids) >= WINDOW_LEARNERS and statements.log_by_learner
         found = await _in_parts(
             ctx,
             ids,
-            WINDOW_PARTS if split else 1,
+            _learner_runs(ctx, ids),
             lambda reader, run: reader.rows(statements.log_rows, run, low=plan.low, high=plan.high),
         )
     return [row for rows in found for row in rows]
+
+
+def _learner_runs(ctx: RequestContext, ids: Sequence[int]) -> int:
+    """Into how many id runs a list of learners is cut (each run a batch statement)."""
+    split = len(ids) >= WINDOW_LEARNERS and ctx.statements.log_by_learner
+    return WINDOW_PARTS if split else 1
 
 
 async def _fold_learner_streams(
@@ -707,13 +719,13 @@ async def _fold_learner_streams(
     read_starts: Callable[[RequestContext], Awaitable[Sequence[Sequence[Any]]]],
     one_of: Callable[[Sequence[Sequence[Any]]], _OneRange],
 ) -> _OneRange:
-    """A batch's rows (``ids`` sorted) read in WINDOW_PARTS id runs at once, as for
-    :func:`_learner_rows`, and folded into ``one_of(enrolment starts)`` batch by batch as they
-    arrive (:meth:`Reader.batches`), while the next batches are on their way; the enrolment
-    starts are read beside them, and the batches that come before them wait.
+    """A batch's rows (``ids`` sorted) read in the id runs of :func:`_learner_rows`, at once,
+    and folded into ``one_of(enrolment starts)`` batch by batch as they arrive
+    (:meth:`Reader.batches`), while the next batches are on their way; the enrolment starts are
+    read beside them, and the batches that come before them wait.
 
-    MariaDB with the learner index, a GraphQL page of 500 learners: 160-165 -> 135-142 ms
-    (the rows were parsed, then folded once all had come, BENCHMARKS.md).
+    MariaDB with the learner index, a GraphQL page of 500 learners: 162-164 -> 133-142 ms (the
+    rows had been parsed, then folded once all had come, BENCHMARKS.md).
     """
     one: _OneRange | None = None
     waiting: list[list[Row]] = []
@@ -739,7 +751,7 @@ async def _fold_learner_streams(
                     one.feed_by_learner(batch)
         return []
 
-    await ctx.beside(starts, lambda c: _in_parts(c, ids, WINDOW_PARTS, part))
+    await ctx.beside(starts, lambda c: _in_parts(c, ids, _learner_runs(c, ids), part))
     assert one is not None
     return one
 
@@ -923,7 +935,7 @@ def _enrolled(
     for uid, timestart in enrolment_starts:
         for k, _, end in kept:
             key = (int(uid), k)
-            if timestart < end and timestart > enrolled.get(key, -1):
+            if timestart < end and timestart > enrolled.get(key, BEFORE_ALL):
                 enrolled[key] = int(timestart)
     return enrolled
 
@@ -1085,7 +1097,7 @@ class _OneRange:
                 skip = wanted is not None and userid not in wanted
                 if skip:
                     continue
-                since = enrolled.get(userid, -1) if enrolled else -1
+                since = enrolled.get(userid, BEFORE_ALL) if enrolled else BEFORE_ALL
                 state = trails.get(userid)
                 began = state is not None
                 if state is not None:
