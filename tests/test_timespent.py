@@ -467,6 +467,56 @@ async def test_a_batch_streamed_with_the_learner_index_folds_rows_that_come_befo
         assert {u: found[u] for u in learners} == {u: streamed[u] for u in learners}
 
 
+async def test_learners_with_an_enrolment_start_inside_the_span_are_filtered_apart(
+    site: Site, moodle: Moodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list read by its bounds, the enrolment filter on: the learners with an active
+    enrolment starting inside the span are summed with the filter in a statement of their own,
+    the others without it (it changes nothing for them); when they are half or more, all are
+    summed with it."""
+    monkeypatch.setattr(timespent, "CHUNK", 2)
+    course = await site.course()
+    a, b, c, d, e = [await site.user() for _ in range(5)]
+    t0 = OCT[0] + 9 * 86400 + 9 * 3600  # 2026-10-10 09:00 Paris
+    await site.enrol(a, course, timestart=OCT[0] - 86400)  # before October: nothing dropped
+    await site.enrol(b, course, timestart=t0 + 300)  # inside: its rows before t0 + 300 dropped
+    await site.enrol(b, course, method="self", timestart=t0 + 100, status=1)  # suspended
+    await site.enrol(d, course, timestart=OCT[1] + 1000)  # after October: not its start
+    for user in (a, b, c, d):
+        await site.login(user, t0)  # a, c, d: 600 to the next row; b: before its start
+        await site.log(user, t0 + 600)  # b: 600 to the next row
+        await site.log(user, t0 + 1200)  # last: 900
+    await site.enrol(e, course, timestart=t0 + 300)
+    await site.log(e, t0 + 200)  # dropped
+    await site.log(e, t0 + 400)  # last: 900
+    params = UseStatsParams(3600, 900, enrolmentfilter=True)
+    us = Algorithm.USE_STATS
+    counted = Trail(1, {us: TimeSpent(2100, {0: 2100}, 1)})
+    filtered = Trail(1, {us: TimeSpent(1500, {0: 1500}, 1)})  # the login still counts
+    expected = {
+        a: counted,
+        b: filtered,
+        c: counted,
+        d: counted,
+        e: Trail(0, {us: TimeSpent(900, {0: 900}, 1)}),
+    }
+    log, ue = "mdl_logstore_standard_log", "mdl_user_enrolments"
+    for asked, apart in [([a, b, c, d], True), ([a, b, e], False)]:
+        with StatementCounter(moodle) as counter:
+            async with moodle.request() as ctx:
+                found = await window_trails(ctx, asked, [OCT], params=params, tz=PARIS, parts=2)
+                slices = 1 + min(1, ctx.reader.database.spare_limit)
+        assert found == {u: [expected[u]] for u in asked}
+        windows = counter.reading(log)
+        joined = [sql for sql in windows if ue in sql]
+        # Apart: the time slices without the join, then one statement with it; else every
+        # slice with the join.
+        assert (len(windows), len(joined)) == ((slices + 1, 1) if apart else (slices, slices))
+    assert (await spent(moodle, [a, b, c, d, e], [OCT], params)) == {
+        u: [t.spent[us]] for u, t in expected.items()
+    }
+
+
 def test_day_slices_cut_at_local_midnights() -> None:
     assert timespent._day_slices(PARIS, *OCT, 1) == [OCT]
     # Within one day there is no midnight to cut at.
