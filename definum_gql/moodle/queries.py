@@ -89,6 +89,11 @@ def active_enrolment(tables: MoodleTables, rounded: Any) -> ColumnElement[bool]:
     )
 
 
+def filter_start(ue: Table) -> ColumnElement[bool]:
+    """An enrolment whose start block_use_stats' enrolment filter takes: an enabled one."""
+    return ue.c.status == 0
+
+
 def user_columns(u: Table) -> tuple[Any, ...]:
     """The user row's columns, in :class:`definum_gql.stats.users.UserRow` order."""
     return (
@@ -214,6 +219,9 @@ class Statements:
         # As text: once the batch statement had run on a connection, MariaDB 10.11 answered
         # this one PREPAREd there by scanning the whole table (0.2 -> 2 s; as text, 0.2 s).
         self.log_ids = Prepared("log_ids", lambda n: self._log_ids(), text=True)
+        self.starting_within = Prepared(
+            "starting_within", lambda n: self._starting_within(), custom_plan=True
+        )
         self.enrolment_starts = Prepared(
             "enrolment_starts", self._enrolment_starts, True, custom_plan=True
         )
@@ -509,7 +517,24 @@ class Statements:
         """Enabled enrolments' starts before ``high`` (block_use_stats' enrolment filter)."""
         ue = self.tables.user_enrolments
         return select(ue.c.userid, ue.c.timestart).where(
-            ue.c.status == 0, ue.c.timestart < bindparam("high")
+            filter_start(ue), ue.c.timestart < bindparam("high")
+        )
+
+    def _starting_within(self) -> Select[Any]:
+        """The learners ``first``..``last`` with an enrolment the filter takes starting inside
+        ``(low, high)``: the only ones block_use_stats' enrolment filter can change there (a
+        range's trail starts at the latest start before its end, when that is after its
+        start)."""
+        ue = self.tables.user_enrolments
+        return (
+            select(ue.c.userid)
+            .where(
+                filter_start(ue),
+                ue.c.userid.between(bindparam("first"), bindparam("last")),
+                ue.c.timestart > bindparam("low"),
+                ue.c.timestart < bindparam("high"),
+            )
+            .distinct()
         )
 
     def _enrolment_starts(self, n: int) -> Select[Any]:

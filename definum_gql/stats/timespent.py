@@ -77,6 +77,7 @@ from definum_gql.moodle.queries import (
     LOGOUT_ACTIONS,
     MAX_ID,
     counted_row,
+    filter_start,
     is_batch,
     login_row,
     row_kind,
@@ -334,7 +335,7 @@ def _window_statement(tables: MoodleTables, args: _WindowArgs, as_array: bool) -
         starts = (
             select(ue.c.userid, starts_r.c.k, func.max(ue.c.timestart).label("es"))
             .select_from(ue.join(starts_r, ue.c.timestart < starts_r.c.e))
-            .where(ue.c.status == 0, _among(ue.c.userid, args, v, as_array))
+            .where(filter_start(ue), _among(ue.c.userid, args, v, as_array))
             .group_by(ue.c.userid, starts_r.c.k)
             .subquery("enrolstarts")
         )
@@ -405,12 +406,8 @@ def _laps(log: Table, args: _WindowArgs, v: _Binds, as_array: bool) -> Subquery:
             func.coalesce(log.c.courseid, 0).label("course"),
             row_kind(log).label("kind"),
         )
-        .select_from(log.join(r, and_(log.c.timecreated >= r.c.s, log.c.timecreated < r.c.e)))
-        .where(
-            _among(log.c.userid, args, v, as_array),
-            log.c.timecreated >= v("low"),
-            log.c.timecreated < v("high"),
-        )
+        .select_from(_span_rows(log, r))
+        .where(*_span_where(log, args, v, as_array))
         .offset(0)
         .subquery("scan")
     )
@@ -446,6 +443,22 @@ def _laps(log: Table, args: _WindowArgs, v: _Binds, as_array: bool) -> Subquery:
     )
 
 
+def _span_rows(log: Table, r: Subquery) -> Any:
+    """The log's rows, each with the range (``r``) it lies in."""
+    return log.join(r, and_(log.c.timecreated >= r.c.s, log.c.timecreated < r.c.e))
+
+
+def _span_where(
+    log: Table, args: _WindowArgs, v: _Binds, as_array: bool
+) -> tuple[ColumnElement[bool], ...]:
+    """The rows a window statement reads: its learners' in ``[low, high)``."""
+    return (
+        _among(log.c.userid, args, v, as_array),
+        log.c.timecreated >= v("low"),
+        log.c.timecreated < v("high"),
+    )
+
+
 def _indexed_laps(
     log: Table, r: Subquery, args: _WindowArgs, v: _Binds, as_array: bool
 ) -> Subquery:
@@ -469,13 +482,8 @@ def _indexed_laps(
             case((login, 1), else_=0).label("login"),
             lead.label("nt"),
         )
-        .select_from(log.join(r, and_(log.c.timecreated >= r.c.s, log.c.timecreated < r.c.e)))
-        .where(
-            _among(log.c.userid, args, v, as_array),
-            log.c.timecreated >= v("low"),
-            log.c.timecreated < v("high"),
-            or_(counted, login),
-        )
+        .select_from(_span_rows(log, r))
+        .where(*_span_where(log, args, v, as_array), or_(counted, login))
         .subquery("laps")
     )
 
@@ -1266,11 +1274,9 @@ async def window_trails(
             if 2 * len(filtered) >= len(wanted):
                 filtered = []
         plain = set(wanted).difference(filtered)
-        every = args
-        if filtered:
-            unfiltered = dataclasses.replace(params, enrolmentfilter=False)
-            every = _WindowArgs.of(plan, unfiltered, tz, now, (), by_learner=by_learner)
-        every = every.among(wanted)
+        every = (dataclasses.replace(args, enrolmentfilter=False) if filtered else args).among(
+            wanted
+        )
 
         async def in_time(c: RequestContext) -> list[list[Row]]:
             return await _side_by_side(
@@ -1297,22 +1303,13 @@ async def window_trails(
 
 
 async def _starting_within(ctx: RequestContext, ids: Sequence[int], plan: _Plan) -> list[int]:
-    """The learners of ``ids`` (sorted, more than CHUNK: read by their bounds) with an active
-    enrolment starting inside the span: the only ones the enrolment filter can change (a
-    range's trail starts at the latest start before its end, when that is after its start)."""
-    ue = ctx.tables.user_enrolments
-    query = (
-        select(ue.c.userid)
-        .where(
-            ue.c.status == 0,
-            ue.c.userid.between(ids[0], ids[-1]),
-            ue.c.timestart > plan.low,
-            ue.c.timestart < plan.high,
-        )
-        .distinct()
+    """The learners of ``ids`` (sorted) the enrolment filter can change in the span
+    (``Statements.starting_within``, read by the list's bounds)."""
+    found = await ctx.reader.rows(
+        ctx.statements.starting_within, first=ids[0], last=ids[-1], low=plan.low, high=plan.high
     )
     wanted = set(ids)
-    return sorted(int(r[0]) for r in await ctx.reader.execute(query) if int(r[0]) in wanted)
+    return sorted(int(r[0]) for r in found if int(r[0]) in wanted)
 
 
 class _Sums:
