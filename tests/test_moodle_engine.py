@@ -12,16 +12,24 @@ from sqlalchemy import insert, text
 from definum_gql.moodle.engine import ReadOnlyViolation
 from definum_gql.moodle.queries import (
     BATCH_LEARNERS,
+    index_hint,
     lookup_indexes,
     statements,
     userid_only_indexes,
 )
-from definum_gql.moodle.reader import DatabaseReadError, DatabaseUnavailable, Reader, ReaderClosed
+from definum_gql.moodle.reader import (
+    DatabaseReadError,
+    DatabaseUnavailable,
+    Reader,
+    ReaderClosed,
+    without_index_hints,
+)
 from definum_gql.moodle.site import Moodle
 from definum_gql.moodle.tables import moodle_tables
 from definum_gql.stats.timespent import window_trails
 from tests import databases
 from tests.builders import BASE_CONFIG, Site
+from tests.databases import MakeMoodle
 
 
 async def test_reader_refuses_to_send_a_write(site: Site, moodle: Moodle) -> None:
@@ -348,6 +356,64 @@ async def test_indexes_hidden_from_mariadb_are_never_named_and_names_are_quoted(
             await conn.execute(
                 text(f"ALTER TABLE {log} ALTER INDEX mdl_logsstanlog_use_ix NOT IGNORED")
             )
+
+
+def test_index_hints_are_left_out_whatever_their_names() -> None:
+    hinted = f"SELECT a FROM t {index_hint(['x', 'odd`, name'])} WHERE b = %s"
+    assert without_index_hints(hinted) == "SELECT a FROM t WHERE b = %s"
+    assert without_index_hints("SELECT a FROM t") == "SELECT a FROM t"
+
+
+async def test_an_index_dropped_after_the_site_read_is_no_longer_named(
+    site: Site, moodle_with: MakeMoodle
+) -> None:
+    """A hint naming an index dropped since the site read is an error on MariaDB: the
+    statement goes again without its hints, and the next request reads the indexes again
+    instead of naming the missing one until the site cache expires."""
+    moodle = moodle_with(site_cache_seconds=3600)
+    if moodle.db.backend != "mysql":
+        pytest.skip("index hints are MariaDB's")
+    user = await site.user()
+    await site.login(user, 1_000_000)
+    await site.log(user, 1_000_000 + 60)
+    span = {"low": 1_000_000, "high": 1_000_100}
+    log = "mdl_logstore_standard_log"
+
+    async def read() -> tuple[list[list[Any]], list[list[Any]]]:
+        """The learner's rows, read at once and streamed as a batch reads them."""
+        async with moodle.request() as ctx:
+            assert "log-user" in ctx.statements.ignored_log_indexes
+            found = await ctx.reader.rows(ctx.statements.log_rows, [user], **span)
+            batches = ctx.reader.batches(ctx.statements.log_rows, ids=[user], **span)
+            streamed = [list(row) async for batch in batches for row in batch]
+        return [list(row) for row in found], streamed
+
+    async with site.db.writer.begin() as conn:
+        await conn.execute(text(f"CREATE INDEX `log-user` ON {log} (userid)"))
+    dropped = False
+    try:
+        before, streamed = await read()
+        assert [r[0] for r in before] == [user, user]
+        assert streamed == before
+        async with site.db.writer.begin() as conn:
+            await conn.execute(text(f"DROP INDEX `log-user` ON {log}"))
+        dropped = True
+        sent: list[str] = []
+        moodle.db.listeners.append(sent.append)
+        try:
+            # Within site_cache_seconds: the statements still name the dropped index.
+            assert await read() == (before, before)
+            async with moodle.request() as ctx:
+                assert "log-user" not in ctx.statements.ignored_log_indexes
+        finally:
+            moodle.db.listeners.remove(sent.append)
+        logs = [s for s in sent if "logstore_standard_log.timecreated" in s]
+        # Each of the two statements: once as built, once without the hint.
+        assert [("IGNORE INDEX" in s) for s in logs] == [True, False, True, False]
+    finally:
+        if not dropped:
+            async with site.db.writer.begin() as conn:
+                await conn.execute(text(f"DROP INDEX `log-user` ON {log}"))
 
 
 async def test_a_failed_part_is_raised_once_every_part_has_ended(

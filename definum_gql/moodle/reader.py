@@ -96,6 +96,31 @@ _MYSQL_GONE = {1040, 1053, 1077, 1152, 1154, 1156, 1158, 1159, 1160, 1161, 1927,
 _MYSQL_GONE |= {2006, 2013, 2014, 2045, 2055}
 
 
+# MariaDB/MySQL's ER_KEY_DOES_NOT_EXITS: an index hint names an index the table no longer has
+# (dropped or renamed since the site read that chose the hint).
+_MYSQL_NO_SUCH_KEY = 1176
+#: The index hints queries.index_hint writes; they only steer the plan.
+_INDEX_HINT = re.compile(r" IGNORE INDEX \((?:`(?:[^`]|``)*`(?:, )?)+\)")
+
+
+def names_a_missing_index(exc: BaseException) -> bool:
+    """Whether ``exc`` is MariaDB/MySQL refusing a hint that names an index it does not have."""
+    orig = getattr(exc, "orig", None)
+    if orig is not None and orig is not exc:
+        return names_a_missing_index(orig)
+    module = type(exc).__module__
+    return (
+        module.startswith(("asyncmy", "pymysql", "aiomysql"))
+        and bool(exc.args)
+        and exc.args[0] == _MYSQL_NO_SUCH_KEY
+    )
+
+
+def without_index_hints(sql: str) -> str:
+    """``sql`` with its ``IGNORE INDEX`` hints left out."""
+    return _INDEX_HINT.sub("", sql)
+
+
 def is_connection_error(exc: BaseException) -> bool:
     """Whether ``exc`` says the database connection is unusable (rather than one statement bad)."""
     if isinstance(exc, DatabaseUnavailable):
@@ -347,6 +372,9 @@ class Database:
         #: SQL the server would not prepare (sent as text from then on).
         self._statement_names: dict[str, str] = {}
         self._unpreparable: set[str] = set()
+        #: A statement named an index the log no longer has: the site's index facts are read
+        #: again at the next request (Moodle.site), not only when its cache expires.
+        self.index_facts_stale = False
 
     async def server_statement(self, conn: Any, cursor: Any, sql: str) -> str | None:
         """The name of ``sql`` prepared on MariaDB connection ``conn`` (PREPARE at its first use
@@ -366,7 +394,7 @@ class Database:
             try:
                 await cursor.execute(f"PREPARE {name} FROM {_literal(conn, text)}")
             except Exception as exc:
-                if is_connection_error(exc):
+                if is_connection_error(exc) or names_a_missing_index(exc):
                     raise
                 log.warning(
                     "MariaDB would not prepare a statement (%s): sent as text", first_line(exc)
@@ -385,6 +413,19 @@ class Database:
 
     def reader(self) -> Reader:
         return Reader(self)
+
+    def unhinted(self, sql: str, exc: BaseException) -> str | None:
+        """``sql`` without its index hints when ``exc`` is the server refusing one for an index
+        dropped since the site was read (the statement is then sent again without them, and
+        the index facts are read again at the next request); otherwise None."""
+        if not names_a_missing_index(exc):
+            return None
+        plain = without_index_hints(sql)
+        if plain == sql:
+            return None
+        self.index_facts_stale = True
+        log.info("an index hint named a missing index, sent without hints: %s", first_line(exc))
+        return plain
 
     def take_spares(self, wanted: int) -> int:
         """How many of ``wanted`` connections beside the requests' own the pool can spare now
@@ -581,15 +622,21 @@ class Reader:
         finished = False
         self._in_flight += 1
         try:
-            for attempt in (0, 1):
+            sql = compiled.sql
+            for attempt in (0, 1, 2):
                 try:
                     driver = await self.driver()
-                    self._notify(compiled.sql)
+                    self._notify(sql)
                     cursor = driver.cursor(SSCursor)
-                    await cursor.execute(compiled.sql, args)
+                    await cursor.execute(sql, args)
                     break
                 except Exception as exc:
-                    # As _run_compiled: a fresh connection's first statement may go again.
+                    # As _run_compiled: a fresh connection's first statement may go again, and
+                    # a hint naming a dropped index is left out.
+                    plain = self.database.unhinted(sql, exc) if attempt < 2 else None
+                    if plain is not None:
+                        sql = plain
+                        continue
                     await self._failed(exc, retry=attempt == 0 and not self._used)
             self._used = True
             while True:
@@ -635,11 +682,19 @@ class Reader:
     async def _run_compiled(
         self, compiled: _Compiled, args: list[Any], custom_plan: bool, reusable: bool = False
     ) -> list[Row]:
+        sql = compiled.sql
         for attempt in (0, 1):
             try:
-                return await self._send(compiled.sql, args, custom_plan, reusable)
+                return await self._send(sql, args, custom_plan, reusable)
             except Exception as exc:
-                await self._failed(exc, retry=attempt == 0 and not self._used)
+                plain = self.database.unhinted(sql, exc)
+                if plain is None:
+                    await self._failed(exc, retry=attempt == 0 and not self._used)
+                    continue
+                try:
+                    return await self._send(plain, args, custom_plan, reusable)
+                except Exception as again:
+                    await self._failed(again, retry=False)
         raise AssertionError("unreachable")
 
     async def _send(

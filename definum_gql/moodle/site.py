@@ -269,7 +269,7 @@ class Moodle:
     async def site(self, reader: Reader | None = None) -> SiteConfig:
         """The site configuration, re-read at most every ``site_cache_seconds``."""
         fresh = time.monotonic() - self._site_read_at < self.settings.site_cache_seconds
-        if self._site is not None and fresh:
+        if self._site is not None and fresh and not self.db.index_facts_stale:
             return self._site
         async with self._lock:
             if reader is None:
@@ -281,11 +281,13 @@ class Moodle:
         return self._site
 
     async def _read_site(self, reader: Reader) -> None:
+        self.db.index_facts_stale = False
         self._site = await read_site_config(reader, self.statements)
         self._site_read_at = time.monotonic()
         # With the configuration, the log's indexes (one dropped or renamed since is then
-        # forgotten within site_cache_seconds): which of them MariaDB must be kept from, and
-        # whether a batch reads each learner's rows (stats.activity's read-ahead parts).
+        # forgotten within site_cache_seconds, or at the next request when a hint named it):
+        # which of them MariaDB must be kept from, and whether a batch reads each learner's
+        # rows (stats.activity's read-ahead parts).
         log = self.statements.tables.logstore_standard_log.name
         few: tuple[str, ...] = ()
         many: tuple[str, ...] = ()
