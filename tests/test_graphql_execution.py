@@ -1,18 +1,22 @@
 """graphql/execution.py: scalar fields that only read their object (an attribute, or a method
-taking only ``self``), completed in place, answer exactly what graphql-core's own path answers
-(values, nulls, errors and their paths, key order)."""
+taking only ``self``), completed in place, and methods whose arguments are converted once per
+selection, answer exactly what graphql-core's own path answers (values, nulls, errors and their
+paths, key order)."""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, NewType
 
 import pytest
 import strawberry
 from graphql.execution.executor import Executor as CoreExecutor
 from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types.arguments import convert_arguments
 
+from definum_gql.graphql import execution
 from definum_gql.graphql.execution import Executor
 
 
@@ -20,6 +24,30 @@ from definum_gql.graphql.execution import Executor
 class Colour(enum.Enum):
     RED = "red"
     BLUE = "blue"
+
+
+def _odd(value: Any) -> int:
+    if int(value) % 2 == 0:
+        raise ValueError(f"{value} is even")
+    return int(value)
+
+
+Odd = NewType("Odd", int)
+CONFIG = StrawberryConfig(
+    scalar_map={Odd: strawberry.scalar(name="Odd", serialize=int, parse_value=_odd)}
+)
+
+
+@strawberry.input
+class Span:
+    low: int
+    high: int
+
+
+@strawberry.type
+class Pair:
+    n: int
+    tag: str
 
 
 class Negate(FieldExtension):
@@ -68,6 +96,37 @@ class Leaf:
     def asked(self, info: strawberry.Info) -> str:
         return info.field_name
 
+    @strawberry.field
+    def pair(self, info: strawberry.Info, by: int = 1, colour: Colour = Colour.RED) -> Pair | None:
+        """Arguments, info and an object answer; raises for ``by: 0`` on the second leaf."""
+        if by == 0 and self.n == 2:
+            raise ValueError("no pair by 0")
+        return Pair(n=self.n * by, tag=f"{info.field_name}:{colour.value}:{info.path.key}")
+
+    @strawberry.field
+    def odd(self, k: Odd) -> int:
+        return self.n + k
+
+    @strawberry.field
+    def total(self, ks: list[int]) -> int:
+        ks.append(self.n)  # a list is the node's own: not shared with the next
+        return sum(ks)
+
+    @strawberry.field
+    def within(self, span: Span) -> bool:
+        return span.low <= self.n <= span.high
+
+    @strawberry.field(graphql_type=int)  # type: ignore[untyped-decorator]
+    def later(self, k: int) -> Awaitable[int] | int:
+        """An awaitable for the second leaf, as a resolver built on prefetch.settle answers."""
+        if self.n != 2:
+            return self.n + k
+
+        async def answer() -> int:
+            return self.n + k
+
+        return answer()
+
     negated: int = strawberry.field(resolver=lambda self: self.n, extensions=[Negate()])
     negated_n: int = strawberry.field(extensions=[Negate()])  # no resolver: the attribute
 
@@ -94,12 +153,20 @@ DOCUMENTS = [
     "{ leaves { tooWide n } }",
     "{ leaves { nothing } }",
     "{ leaves { label asked negated doubled } }",
+    "{ leaves { pair { n tag } p2: pair(by: 2, colour: BLUE) { tag n } } }",
+    "{ leaves { n pair(by: 0) { n } } }",
+    "{ leaves { n odd(k: 2) } }",
+    "{ leaves { odd(k: 3) total(ks: [1, 2]) within(span: {low: 2, high: 9}) } }",
+    "query($no: Boolean!) { leaves { pair(by: 3) @include(if: $no) { n } n } }",
+    "query($by: Int!) { leaves { pair(by: $by) { n } } }",
 ]
 
 
 def _run(executor: type[Any] | None, document: str, **extra: Any) -> dict[str, Any]:
-    schema = strawberry.Schema(query=Query, execution_context_class=executor, **extra)
-    result = schema.execute_sync(document, variable_values={"no": True})
+    schema = strawberry.Schema(
+        query=Query, execution_context_class=executor, config=CONFIG, **extra
+    )
+    result = schema.execute_sync(document, variable_values={"no": True, "by": 5})
     errors = [
         {"message": e.message, "path": e.path, "locations": e.locations}
         for e in result.errors or []
@@ -152,12 +219,12 @@ def test_only_fields_that_need_graphql_core_go_through_it(monkeypatch: pytest.Mo
     answer = _run(
         Executor, "{ leaves { n name doubled label plus(k: 1) asked negated negatedN colour } }"
     )
-    # A method taking only self is read in place; arguments, info and extensions are not.
+    # A method taking only self is read in place; info and extensions are not; a method
+    # taking arguments is called with them converted once (below).
     assert sorted(set(seen)) == [
         "Leaf.asked",
         "Leaf.negated",
         "Leaf.negatedN",
-        "Leaf.plus",
         "Query.leaves",
     ]
     assert [
@@ -173,6 +240,46 @@ def test_a_method_that_raises_is_reported_by_graphql_core(monkeypatch: pytest.Mo
     ]
     # Read in place for the first leaf; the second's error took graphql-core's path.
     assert seen.count("Leaf.broken") == 1
+
+
+def test_arguments_are_converted_once_per_selection(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _field_calls(monkeypatch)
+    converted: list[dict[str, Any]] = []
+    original = convert_arguments
+
+    def spy(values: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        converted.append(values)
+        return original(values, *args, **kwargs)
+
+    monkeypatch.setattr(execution, "convert_arguments", spy)
+    answer = _run(Executor, "{ leaves { plus(k: 1) pair(colour: BLUE) { n tag } } }")
+    # Two leaves, two fields with arguments: each field's arguments (graphql-core's coerced
+    # values, defaults included) converted once.
+    assert converted == [{"k": 1}, {"by": 1, "colour": Colour.BLUE}]
+    assert "Leaf.plus" not in seen
+    assert "Leaf.pair" not in seen
+    assert answer["data"] == {
+        "leaves": [
+            {"plus": 2, "pair": {"n": 1, "tag": "pair:blue:pair"}},
+            {"plus": 3, "pair": {"n": 2, "tag": "pair:blue:pair"}},
+        ]
+    }
+    # A list argument is each node's own: graphql-core and Strawberry convert it per node.
+    assert _run(Executor, "{ leaves { total(ks: [1]) } }")["data"] == {
+        "leaves": [{"total": 2}, {"total": 3}]
+    }
+    assert seen.count("Leaf.total") == 2
+
+
+async def test_an_awaitable_answer_completes_as_graphql_core_completes_it() -> None:
+    document = "{ leaves { later(k: 10) n } }"
+    answers = []
+    for executor in (Executor, None):
+        schema = strawberry.Schema(query=Query, execution_context_class=executor, config=CONFIG)
+        result = await schema.execute(document)
+        answers.append((result.data, result.errors))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == {"leaves": [{"later": 11, "n": 1}, {"later": 12, "n": 2}]}
 
 
 class Upper(SchemaExtension):
