@@ -55,15 +55,15 @@ def badges_loader(ctx: Context) -> SharedLoader[int, list[IssuedBadge] | None]:
 
 def months_loader(ctx: Context) -> SharedLoader[MonthKey, LearnerMonth | None]:
     """(learner, month, algorithm) -> that month; one log read per batch of keys."""
+    return ctx.loader("months", _months)
 
-    async def batch(stats: RequestContext, keys: list[MonthKey]) -> Mapping[MonthKey, LearnerMonth]:
-        ids = sorted({uid for uid, _, _ in keys})
-        months = sorted({m for _, m, _ in keys})
-        algorithms = sorted({a for _, _, a in keys})
-        found = await learner_months(stats, ids, months, algorithms)
-        return {(uid, m, a): found[(uid, m)] for uid, m, a in keys}
 
-    return ctx.loader("months", batch)
+async def _months(stats: RequestContext, keys: list[MonthKey]) -> Mapping[MonthKey, LearnerMonth]:
+    ids = sorted({uid for uid, _, _ in keys})
+    months = sorted({m for _, m, _ in keys})
+    algorithms = sorted({a for _, _, a in keys})
+    found = await learner_months(stats, ids, months, algorithms)
+    return {(uid, m, a): found[(uid, m)] for uid, m, a in keys}
 
 
 def course_aggregates_loader(ctx: Context) -> SharedLoader[int, listing.CourseAggregates | None]:

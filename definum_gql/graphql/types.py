@@ -701,12 +701,16 @@ def _badge_needs(ctx: Context, uid: int, args: Mapping[str, Any]) -> list[Need]:
     return [(badges_loader(ctx), uid)]
 
 
+#: An ``algorithm`` argument as the resolver receives it (the member) or as graphql-core coerces
+#: it (the member's value), to the statistics' Algorithm (asked per node of a page).
+_ALGORITHMS: Mapping[Any, Algorithm] = {
+    **{member: Algorithm(cast(str, member.value)) for member in TimeSpentAlgorithm},
+    **{a.value: a for a in Algorithm},
+}
+
+
 def _month_needs(ctx: Context, uid: int, args: Mapping[str, Any]) -> list[Need]:
-    algorithm = args.get("algorithm", TimeSpentAlgorithm.USE_STATS)
-    # The resolver's member, or graphql-core's coerced value (the member's value).
-    chosen = Algorithm(
-        cast(str, algorithm.value) if isinstance(algorithm, TimeSpentAlgorithm) else algorithm
-    )
+    chosen = _ALGORITHMS[args.get("algorithm", TimeSpentAlgorithm.USE_STATS)]
     return [(months_loader(ctx), (uid, ctx.month(args.get("month")), chosen))]
 
 
