@@ -120,8 +120,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         # of a list (it caches collected subfields), so a page plans its selection once. The
         # set is kept beside its plan so that its id cannot be reused while cached.
         self._plans: dict[int, tuple[GroupedFieldSet, _Plan]] = {}
-        # The same for each field's details (one list per field of a cached selection).
-        self._calls: dict[int, tuple[FieldDetailsList, _Call | None]] = {}
+        # The same for each field's details (one list per field of a cached selection), with
+        # the parent type it was planned for.
+        self._calls: dict[int, tuple[FieldDetailsList, GraphQLObjectType, _Call | None]] = {}
 
     def execute_field(
         self,
@@ -132,11 +133,11 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> AwaitableOrValue[Any]:
         found = self._calls.get(id(field_details_list))
-        if found is not None and found[0] is field_details_list:
-            call = found[1]
+        if found is not None and found[0] is field_details_list and found[1] is parent_type:
+            call = found[2]
         else:
             call = self._call(parent_type, field_details_list)
-            self._calls[id(field_details_list)] = (field_details_list, call)
+            self._calls[id(field_details_list)] = (field_details_list, parent_type, call)
         if call is None:
             return super().execute_field(
                 parent_type, source, field_details_list, path, position_context
