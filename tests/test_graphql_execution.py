@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
-from typing import Any, NewType
+from typing import Any, NewType, cast
 
 import pytest
 import strawberry
 from graphql.execution.executor import Executor as CoreExecutor
 from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.arguments import convert_arguments
+from strawberry.types.field import StrawberryField
 
 from definum_gql.graphql import execution
 from definum_gql.graphql.execution import Executor
@@ -48,6 +50,14 @@ class Span:
 class Pair:
     n: int
     tag: str
+
+
+class Doubled(StrawberryField):
+    """A field class of its own whose get_result doubles the resolver's answer."""
+
+    def get_result(self, source: Any, info: Any, args: list[Any], kwargs: Any) -> Any:
+        value = super().get_result(source, info, args, kwargs)
+        return 2 * cast(int, value)  # its resolvers are sync
 
 
 @strawberry.interface
@@ -142,6 +152,20 @@ class Leaf:
     def within(self, span: Span) -> bool:
         return span.low <= self.n <= span.high
 
+    @strawberry.field
+    def tagged(self, data: JSON) -> JSON:
+        """Changes its argument: a JSON literal is parsed for each node, not shared."""
+        data["n"] = self.n  # type: ignore[index]
+        return data
+
+    @Doubled()
+    def twice(self, k: int) -> int:
+        return self.n + k
+
+    @Doubled()
+    def twice_n(self) -> int:
+        return self.n
+
     @strawberry.field(graphql_type=int)  # type: ignore[untyped-decorator]
     def later(self, k: int) -> Awaitable[int] | int:
         """An awaitable for the second leaf, as a resolver built on prefetch.settle answers."""
@@ -190,6 +214,8 @@ DOCUMENTS = [
     "query($no: Boolean!) { leaves { pair(by: 3) @include(if: $no) { n } n } }",
     "query($by: Int!) { leaves { pair(by: $by) { n } } }",
     "{ shapes { side area(times: 2) ... on Strip { length a: area } } }",
+    "{ leaves { tagged(data: {a: 1}) } }",
+    "{ leaves { twice(k: 10) twiceN n } }",
 ]
 
 

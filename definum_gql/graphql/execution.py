@@ -28,7 +28,6 @@ from typing import Any, NamedTuple
 
 from graphql import (
     GraphQLEnumType,
-    GraphQLError,
     GraphQLField,
     GraphQLLeafType,
     GraphQLNonNull,
@@ -36,6 +35,7 @@ from graphql import (
     GraphQLScalarType,
     Undefined,
     is_leaf_type,
+    is_specified_scalar_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import to_nodes
@@ -43,6 +43,7 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.arguments import convert_arguments
+from strawberry.types.field import StrawberryField
 
 __all__ = ["Executor"]
 
@@ -100,7 +101,7 @@ def _reader(field: GraphQLField) -> Callable[[Any, Any], Any] | None:
     if getattr(field.resolve, "_is_default", False):
         return field.resolve
     resolver = getattr(definition, "base_resolver", None)
-    if resolver is None or resolver.is_async:
+    if resolver is None or resolver.is_async or not _own_wrapper(field, definition):
         return None
     # ``self`` alone, as a plain parameter (not annotated as the parent, root or info).
     if resolver.self_parameter is None or len(resolver.signature.parameters) != 1:
@@ -197,6 +198,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         resolver = getattr(definition, "base_resolver", None)
         if definition is None or definition.extensions or resolver is None or resolver.is_async:
             return None
+        if not _own_wrapper(field, definition):
+            return None
         if resolver.self_parameter is None:
             return None
         if resolver.parent_parameter or resolver.root_parameter:
@@ -217,7 +220,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 scalar_registry=converter.scalar_registry,
                 config=strawberry_schema.config,
             )
-        except (GraphQLError, ValueError, TypeError):
+        except Exception:  # refused per node by graphql-core or Strawberry, as without this
             return None
         return _Call(
             field,
@@ -272,10 +275,23 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
 
 def _plain(kind: Any) -> bool:
     """Whether an argument of GraphQL type ``kind`` converts to a value every node may share:
-    a scalar or an enum, not a list or an input object."""
+    a built-in scalar (an immutable str, int, float or bool) or an enum; not a custom scalar
+    (``JSON`` parses a literal into a dict graphql-core would parse again for each node), a
+    list or an input object."""
     if isinstance(kind, GraphQLNonNull):
         kind = kind.of_type
-    return isinstance(kind, (GraphQLScalarType, GraphQLEnumType))
+    if isinstance(kind, GraphQLScalarType):
+        return is_specified_scalar_type(kind)
+    return isinstance(kind, GraphQLEnumType)
+
+
+def _own_wrapper(field: GraphQLField, definition: Any) -> bool:
+    """Whether ``field`` is resolved by the wrapper Strawberry's schema converter made for a
+    plain StrawberryField, which ends in the method itself: a subclass may override
+    ``get_result``, and a ``resolve`` put in place of Strawberry's is not the method."""
+    name = getattr(field.resolve, "__qualname__", "")
+    own = name.startswith("GraphQLCoreConverter.from_resolver.")
+    return own and type(definition) is StrawberryField
 
 
 def _complete(read: _Read, source: Any) -> Any:
