@@ -39,6 +39,7 @@ try:
     from sqlalchemy.engine import make_url
 
     from definum_gql.config import Settings
+    from definum_gql.moodle.engine import pg_session
     from definum_gql.moodle.queries import counted_row, index_hint
     from definum_gql.moodle.reader import bucket, id_params
     from definum_gql.moodle.site import Moodle
@@ -59,6 +60,7 @@ async def connect(url: str) -> Any:
         import asyncpg
 
         return await asyncpg.connect(
+            server_settings=pg_session(0),  # definum-gql's session: read-only, no JIT
             host=parsed.host,
             port=parsed.port or 5432,
             user=parsed.username,
@@ -78,7 +80,7 @@ async def connect(url: str) -> Any:
 
 
 async def fetch(conn: Any, sql: str, args: list[Any]) -> int:
-    """The statement's rows, fetched whole as definum-gql fetches them; their count."""
+    """The statement's rows, fetched whole; their count."""
     return len(await rows_of(conn, sql, args))
 
 
@@ -153,8 +155,7 @@ async def learner_rate(
     sql, args = query
     rng = random.Random(7)
     conns = [await connect(url) for _ in range(connections)]
-    done, rows = 0, 0
-    stop = time.perf_counter() + duration
+    done, rows, stop = 0, 0, 0.0
 
     async def loop(conn: Any) -> None:
         nonlocal done, rows
@@ -166,6 +167,7 @@ async def learner_rate(
         for conn in conns:  # warm: each connection's first statement
             await fetch(conn, sql, args([rng.choice(ids)]))
         started = time.perf_counter()
+        stop = started + duration
         await asyncio.gather(*(loop(conn) for conn in conns))
         elapsed = time.perf_counter() - started
     finally:
@@ -192,7 +194,10 @@ async def both(url: str, counts: Sequence[str]) -> int:
 
 async def rows_of(conn: Any, sql: str, args: list[Any]) -> list[Any]:
     if hasattr(conn, "fetch"):  # asyncpg
-        return list(await conn.fetch(sql, *args))
+        # Unnamed, so planned for these values each time, as definum-gql sends its statements
+        # over a time range (Prepared.custom_plan); MariaDB's go as text here.
+        unnamed = await conn.prepare(sql, name="")
+        return list(await unnamed.fetch(*args))
     async with conn.cursor() as cursor:
         await cursor.execute(sql, tuple(args))
         return list(await cursor.fetchall())

@@ -13,7 +13,7 @@ a non-null field, a value the scalar refuses, a resolver raising, a resolve midd
 graphql-core's own path, errors included (a method is then called again there: these are
 plain reads of the object).
 
-A sync method taking scalar or enum arguments, and perhaps ``info`` (``User.activity(month:)``),
+A sync method taking built-in scalar or enum arguments, and perhaps ``info`` (``User.activity``),
 is executed as graphql-core executes a field, but its arguments are coerced and converted once
 per selection rather than once per node (every learner of a page gets the same values) and the
 method is called without Strawberry's per-call wrapper chain: a cached page of 500 learners'
