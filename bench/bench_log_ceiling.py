@@ -29,7 +29,8 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from benchlib import lookup_user_ids, machine_info
@@ -41,7 +42,7 @@ try:
     from definum_gql.config import Settings
     from definum_gql.moodle.engine import pg_session
     from definum_gql.moodle.queries import counted_row, index_hint
-    from definum_gql.moodle.reader import bucket, id_params
+    from definum_gql.moodle.reader import Prepared, bucket, id_params
     from definum_gql.moodle.site import Moodle
     from definum_gql.stats.months import Month
 except ModuleNotFoundError as exc:
@@ -90,10 +91,53 @@ async def close(conn: Any) -> None:
         await result
 
 
-async def statements_for(url: str, month: Month, n: int) -> tuple[Query, Query, list[str]]:
-    """definum-gql's own statement for ``n`` learners' month rows (after a site read, so with
-    its index hints), the same with only ``userid, timecreated, id`` selected, and the count of
-    the month's counted rows read in primary-key order: whole, then in two halves."""
+@dataclass(frozen=True)
+class Ceiling:
+    """The statements measured, compiled for the server's dialect after a site read (so with
+    definum-gql's index hints)."""
+
+    prepared: Prepared
+    dialect: Any
+    log: Any
+    hints: tuple[str, ...]
+    low: int
+    high: int
+    #: The count of the month's counted rows read in primary-key order: whole, then halves.
+    counts: list[str]
+
+    def rows(self, n: int) -> Query:
+        """definum-gql's own statement for ``n`` learners' month rows."""
+        compiled = self.prepared.compiled(self.dialect, bucket(n))
+        return compiled.sql, self._binder(compiled.order, compiled.defaults)
+
+    def keys(self, n: int) -> Query:
+        """The same learners' rows in the same span, ``userid, timecreated, id`` alone and
+        without the counted-row filter (it reads table columns), as the same index hints leave
+        the server to read them."""
+        log = self.log
+        keys = select(log.c.userid, log.c.timecreated, log.c.id).where(
+            log.c.timecreated >= bindparam("low"),
+            log.c.timecreated < bindparam("high"),
+            log.c.userid.in_([bindparam(f"id{k}") for k in range(bucket(n))]),
+        )
+        if self.hints:
+            keys = keys.with_hint(log, index_hint(self.hints), dialect_name="mysql")
+        order_by = keys.order_by(log.c.userid, log.c.timecreated, log.c.id)
+        compiled = order_by.compile(dialect=self.dialect)
+        return compiled.string, self._binder(tuple(compiled.positiontup or ()), {})
+
+    def _binder(
+        self, order: Sequence[str], defaults: Mapping[str, Any]
+    ) -> Callable[[Sequence[int]], list[Any]]:
+        def args(ids: Sequence[int]) -> list[Any]:
+            values = {**defaults, **id_params(ids), "low": self.low, "high": self.high}
+            return [values[k] for k in order]
+
+        return args
+
+
+async def ceiling_of(url: str, month: Month) -> Ceiling:
+    """The statements to measure for ``month`` on ``url`` (one site read)."""
     moodle = Moodle.from_settings(Settings(database_url=url))
     try:
         async with moodle.request() as ctx:
@@ -107,9 +151,8 @@ async def statements_for(url: str, month: Month, n: int) -> tuple[Query, Query, 
                 )
             )[0]
         middle = (first + last) // 2
-        ranges = [(first, last), (first, middle), (middle + 1, last)]
         counts = []
-        for a, b in ranges:
+        for a, b in [(first, last), (first, middle), (middle + 1, last)]:
             count = select(func.count()).where(log.c.id.between(a, b), counted_row(log))
             # MariaDB would read the range through the realuserid index (ref NULL), a table
             # lookup per row: 3.8 s against 1.3 s for November here.
@@ -118,32 +161,16 @@ async def statements_for(url: str, month: Month, n: int) -> tuple[Query, Query, 
                 dialect=moodle.db.dialect, compile_kwargs={"literal_binds": True}
             )
             counts.append(str(compiled))
-        compiled_rows = moodle.statements.log_rows.compiled(moodle.db.dialect, bucket(n))
-
-        def args(ids: Sequence[int]) -> list[Any]:
-            values = {**compiled_rows.defaults, **id_params(ids), "low": low, "high": high}
-            return [values[k] for k in compiled_rows.order]
-
-        # The same learners' rows in the same span, without the counted-row filter (it reads
-        # table columns), as the same index hints leave the server to read them.
-        keys = select(log.c.userid, log.c.timecreated, log.c.id).where(
-            log.c.timecreated >= low,
-            log.c.timecreated < high,
-            log.c.userid.in_([bindparam(f"id{k}") for k in range(bucket(n))]),
+        statements = moodle.statements
+        return Ceiling(
+            statements.log_rows,
+            moodle.db.dialect,
+            log,
+            statements.ignored_log_indexes,
+            low,
+            high,
+            counts,
         )
-        if moodle.statements.ignored_log_indexes:
-            hint = index_hint(moodle.statements.ignored_log_indexes)
-            keys = keys.with_hint(log, hint, dialect_name="mysql")
-        narrow = keys.order_by(log.c.userid, log.c.timecreated, log.c.id).compile(
-            dialect=moodle.db.dialect
-        )
-        order = tuple(narrow.positiontup or ())
-
-        def narrow_args(ids: Sequence[int]) -> list[Any]:
-            values = id_params(ids)
-            return [values[k] if k in values else narrow.params[k] for k in order]
-
-        return (compiled_rows.sql, args), (narrow.string, narrow_args), counts
     finally:
         await moodle.dispose()
 
@@ -205,7 +232,7 @@ async def rows_of(conn: Any, sql: str, args: list[Any]) -> list[Any]:
 
 async def bench(url: str, month: Month, args: argparse.Namespace) -> list[str]:
     ids = await asyncio.to_thread(lookup_user_ids, url, "mdl_")
-    full, narrow, counts = await statements_for(url, month, 1)
+    ceiling = await ceiling_of(url, month)
     lines = [f"### {make_url(url).get_backend_name()}, {month}", ""]
     if "learner" in args.parts:
         lines += [
@@ -214,8 +241,8 @@ async def bench(url: str, month: Month, args: argparse.Namespace) -> list[str]:
             "|---|---|---|---|",
         ]
         for name, query in (
-            ("definum-gql's statement (every column a trail reads)", full),
-            ("the same rows' userid, timecreated, id (index only)", narrow),
+            ("definum-gql's statement (every column a trail reads)", ceiling.rows(1)),
+            ("the same rows' userid, timecreated, id (index only)", ceiling.keys(1)),
         ):
             for connections in args.connections:
                 rate, rows = await learner_rate(url, query, ids, connections, args.duration)
@@ -224,8 +251,8 @@ async def bench(url: str, month: Month, args: argparse.Namespace) -> list[str]:
     if "batch" in args.parts:
         rng = random.Random(11)
         sample = sorted(rng.sample(ids, 500))
-        rows500 = (await statements_for(url, month, 500))[0]
-        whole, *halves = counts
+        rows500 = ceiling.rows(500)
+        whole, *halves = ceiling.counts
         lines += ["| 500 learners' month | median | min | rows |", "|---|---|---|---|"]
         contenders: dict[str, Callable[[], Awaitable[int]]] = {
             "500 random learners' rows, definum-gql's IN-list statement": lambda: one(

@@ -100,20 +100,37 @@ def _reader(field: GraphQLField) -> Callable[[Any, Any], Any] | None:
         return None  # an extension's resolve hook sees every call
     if getattr(field.resolve, "_is_default", False):
         return field.resolve
-    resolver = getattr(definition, "base_resolver", None)
-    if resolver is None or resolver.is_async or not _own_wrapper(field, definition):
-        return None
-    # ``self`` alone, as a plain parameter (not annotated as the parent, root or info).
-    if resolver.self_parameter is None or len(resolver.signature.parameters) != 1:
-        return None
-    if resolver.info_parameter or resolver.parent_parameter or resolver.root_parameter:
+    resolver = _sync_method(field)
+    # ``self`` alone, as a plain parameter (not annotated as info).
+    if resolver is None or resolver.info_parameter or len(resolver.signature.parameters) != 1:
         return None
     method = resolver.wrapped_func
     return lambda source, _info: method(source)
 
 
+def _sync_method(field: GraphQLField) -> Any:
+    """The StrawberryResolver of ``field`` when it is a sync method (taking ``self``, not the
+    parent or root) that Strawberry's own wrapper calls with nothing around it (no field
+    extension, a plain StrawberryField: a subclass may override ``get_result``, and a
+    ``resolve`` put in place of Strawberry's is not the method); else None."""
+    definition = (field.extensions or {}).get("strawberry-definition")
+    if type(definition) is not StrawberryField or definition.extensions:
+        return None
+    resolver = definition.base_resolver
+    if resolver is None or resolver.is_async:
+        return None
+    if not getattr(field.resolve, "__qualname__", "").startswith(
+        "GraphQLCoreConverter.from_resolver."
+    ):
+        return None
+    if resolver.self_parameter is None or resolver.parent_parameter or resolver.root_parameter:
+        return None
+    return resolver
+
+
 class Executor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor; fields that only read an attribute are completed in place."""
+    """Strawberry's executor; fields that only read their object are completed in place, and
+    methods taking plain arguments are called with them converted once per selection."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -124,6 +141,10 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         # The same for each field's details (one list per field of a cached selection), with
         # the parent type it was planned for.
         self._calls: dict[int, tuple[FieldDetailsList, GraphQLObjectType, _Call | None]] = {}
+        # Strawberry hands every request a manager; it wraps resolvers only when an extension
+        # has a resolve hook, and a field read or called here would skip that hook.
+        manager = self.middleware_manager
+        self._hooked = manager is not None and bool(manager.middlewares)
 
     def execute_field(
         self,
@@ -189,23 +210,12 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         arguments graphql-core or Strawberry refuse: those errors stay per node)."""
         first = details[0]
         field = parent.fields.get(first.node.name.value)
-        manager = self.middleware_manager
-        if field is None or not (field.args or first.node.arguments):
+        if field is None or not (field.args or first.node.arguments) or self._hooked:
             return None
-        if manager is not None and manager.middlewares:
+        resolver = _sync_method(field)
+        if resolver is None or not all(_plain(a.type) for a in field.args.values()):
             return None
-        definition = (field.extensions or {}).get("strawberry-definition")
-        resolver = getattr(definition, "base_resolver", None)
-        if definition is None or definition.extensions or resolver is None or resolver.is_async:
-            return None
-        if not _own_wrapper(field, definition):
-            return None
-        if resolver.self_parameter is None:
-            return None
-        if resolver.parent_parameter or resolver.root_parameter:
-            return None
-        if not all(_plain(argument.type) for argument in field.args.values()):
-            return None
+        definition = field.extensions["strawberry-definition"]
         strawberry_schema: Any = getattr(self.schema, "_strawberry_schema", None)
         converter = getattr(strawberry_schema, "schema_converter", None)
         if converter is None or getattr(converter, "_exception_handler_specs", True):
@@ -236,10 +246,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         if found is not None and found[0] is grouped:
             return found[1]
         plan: _Plan = ()
-        # Strawberry hands every request a manager; it wraps resolvers only when an extension
-        # has a resolve hook, and a field read here would skip that hook.
-        manager = self.middleware_manager
-        if manager is None or not manager.middlewares:
+        if not self._hooked:
             plan = tuple((name, _read(parent, name, grouped)) for name in grouped)
         self._plans[id(grouped)] = (grouped, plan)
         return plan
@@ -283,15 +290,6 @@ def _plain(kind: Any) -> bool:
     if isinstance(kind, GraphQLScalarType):
         return is_specified_scalar_type(kind)
     return isinstance(kind, GraphQLEnumType)
-
-
-def _own_wrapper(field: GraphQLField, definition: Any) -> bool:
-    """Whether ``field`` is resolved by the wrapper Strawberry's schema converter made for a
-    plain StrawberryField, which ends in the method itself: a subclass may override
-    ``get_result``, and a ``resolve`` put in place of Strawberry's is not the method."""
-    name = getattr(field.resolve, "__qualname__", "")
-    own = name.startswith("GraphQLCoreConverter.from_resolver.")
-    return own and type(definition) is StrawberryField
 
 
 def _complete(read: _Read, source: Any) -> Any:

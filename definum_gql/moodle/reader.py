@@ -631,13 +631,7 @@ class Reader:
                     await cursor.execute(sql, args)
                     break
                 except Exception as exc:
-                    # As _run_compiled: a fresh connection's first statement may go again, and
-                    # a hint naming a dropped index is left out.
-                    plain = self.database.unhinted(sql, exc) if attempt < 2 else None
-                    if plain is not None:
-                        sql = plain
-                        continue
-                    await self._failed(exc, retry=attempt == 0 and not self._used)
+                    sql = await self._again(sql, exc, attempt)
             self._used = True
             while True:
                 try:
@@ -683,19 +677,23 @@ class Reader:
         self, compiled: _Compiled, args: list[Any], custom_plan: bool, reusable: bool = False
     ) -> list[Row]:
         sql = compiled.sql
-        for attempt in (0, 1):
+        for attempt in (0, 1, 2):
             try:
                 return await self._send(sql, args, custom_plan, reusable)
             except Exception as exc:
-                plain = self.database.unhinted(sql, exc)
-                if plain is None:
-                    await self._failed(exc, retry=attempt == 0 and not self._used)
-                    continue
-                try:
-                    return await self._send(plain, args, custom_plan, reusable)
-                except Exception as again:
-                    await self._failed(again, retry=False)
+                sql = await self._again(sql, exc, attempt)
         raise AssertionError("unreachable")
+
+    async def _again(self, sql: str, exc: Exception, attempt: int) -> str:
+        """What to send after ``sql`` failed with ``exc`` on ``attempt`` (0, 1, 2), or raise
+        what the doors answer: ``sql`` without its index hints when one named an index dropped
+        since the site read; ``sql`` itself when a fresh connection's first statement found it
+        dead and it was replaced (:meth:`_failed`)."""
+        plain = self.database.unhinted(sql, exc) if attempt < 2 else None
+        if plain is not None:
+            return plain
+        await self._failed(exc, retry=attempt == 0 and not self._used)
+        return sql
 
     async def _send(
         self, sql: str, args: list[Any], custom_plan: bool = False, reusable: bool = False
